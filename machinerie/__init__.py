@@ -1,0 +1,1 @@
+"""The `machinerie` command and what the packages share to run locally (demo, tests, benches)."""

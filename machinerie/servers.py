@@ -1,0 +1,124 @@
+"""Real servers started on free loopback ports in temporary folders, for the demo and the tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+class ServerError(RuntimeError):
+    """A local server could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise ServerError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+# Throughput settings also shipped in deploy/mosquitto: with 2.0's defaults a QoS 1 burst to a
+# slow subscriber overflows the 1000-message queue and messages are dropped.
+TUNED = """\
+set_tcp_nodelay true
+max_queued_messages 100000
+max_inflight_messages 100
+"""
+
+
+class Mosquitto:
+    """A Mosquitto broker in its own folder; stop, kill and restart on the same port."""
+
+    def __init__(self, *, port: int | None = None, extra: str = "", persistence: bool = True) -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise ServerError("mosquitto is not installed (Debian package `mosquitto`)")
+        self.binary = binary
+        self.port = port or free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="mosquitto-"))
+        self.log_path = self.folder / "mosquitto.log"
+        self._write_config(extra, persistence)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _write_config(self, extra: str, persistence: bool) -> None:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"persistence {'true' if persistence else 'false'}",
+            f"persistence_location {self.folder}/",
+            f"log_dest file {self.log_path}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            TUNED,
+            extra,
+        ]
+        # Started as root, Mosquitto drops to the `mosquitto` user and cannot write here.
+        if os.geteuid() == 0:
+            lines.append("user root")
+        (self.folder / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+
+    def start(self) -> Mosquitto:
+        self._process = subprocess.Popen(
+            [self.binary, "-c", str(self.folder / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(self.port)
+        except ServerError:
+            self.stop()
+            raise ServerError(f"mosquitto did not start: {self.log_tail()}") from None
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: the broker saves its persistence file."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(10)
+            self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL: everything since the last autosave is lost."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(10)
+            self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Mosquitto:
+        return self.start()
+
+    def __exit__(
+        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
