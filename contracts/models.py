@@ -19,9 +19,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -33,7 +35,9 @@ def _iso_z(value: datetime) -> str:
 
 
 # Always aware, stored in UTC and written as `2026-11-23T13:31:00.123Z`.
-UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc), PlainSerializer(_iso_z, return_type=str)]
+UtcTime = Annotated[
+    AwareDatetime, AfterValidator(_to_utc), PlainSerializer(_iso_z, return_type=str)
+]
 # Upper-case hex of the whole UID: 4, 7 or 10 bytes for ISO 14443-A, 5 for EM4100 fobs.
 BadgeUid = Annotated[str, Field(pattern=r"^(?:[0-9A-F]{2}){1,16}$", examples=["04A2246AB12C80"])]
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["laser-1"])]
@@ -186,7 +190,7 @@ BILLABLE = frozenset({EventType.SESSION_STARTED, EventType.SESSION_ENDED})
 class Event(Model):
     """One fact reported by a device, delivered at least once, recorded exactly once."""
 
-    schema_: Literal["machinerie.event/1"] = Field("machinerie.event/1", alias="schema")
+    schema_: Literal["machinerie.event/1"] = Field(default="machinerie.event/1", alias="schema")
     event_id: UUID
     site: Ident
     device_id: Ident
@@ -205,13 +209,16 @@ class Event(Model):
     def _data_matches_type(cls, raw: object) -> object:
         # Validate `data` against the model its `type` names, not the first union member
         # that happens to fit.
-        if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-            try:
-                data_model = DATA_BY_TYPE[EventType(raw.get("type"))]
-            except ValueError:
-                return raw
+        if not (isinstance(raw, dict) and isinstance(raw.get("data"), dict)):
+            return raw
+        try:
+            data_model = DATA_BY_TYPE[EventType(str(raw.get("type")))]
+        except ValueError:
+            return raw  # the `type` field itself reports the unknown type
+        try:
             return {**raw, "data": data_model.model_validate(raw["data"])}
-        return raw
+        except ValidationError as exc:
+            raise _under("data", exc) from None
 
     @model_validator(mode="after")
     def _check_type(self) -> Event:
@@ -220,13 +227,28 @@ class Event(Model):
         return self
 
 
+def _under(field: str, exc: ValidationError) -> ValidationError:
+    # Errors of a nested model validated by hand would otherwise point at the root
+    # (`entries: Field required` instead of `data.entries: Field required`).
+    details = [
+        InitErrorDetails(
+            type=error["type"],
+            loc=(field, *error["loc"]),
+            input=error["input"],
+            ctx=error.get("ctx", {}),
+        )
+        for error in exc.errors()
+    ]
+    return ValidationError.from_exception_data(exc.title, details)
+
+
 # ---------------------------------------------------------------- hub -> device
 
 
 class Ack(Model):
     """Event ids the hub has committed to its ledger; the device may forget them."""
 
-    schema_: Literal["machinerie.ack/1"] = Field("machinerie.ack/1", alias="schema")
+    schema_: Literal["machinerie.ack/1"] = Field(default="machinerie.ack/1", alias="schema")
     event_ids: Annotated[list[UUID], Field(min_length=1, max_length=1000)]
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -238,7 +260,7 @@ class CommandAction(StrEnum):
 
 
 class Command(Model):
-    schema_: Literal["machinerie.command/1"] = Field("machinerie.command/1", alias="schema")
+    schema_: Literal["machinerie.command/1"] = Field(default="machinerie.command/1", alias="schema")
     command_id: UUID
     action: CommandAction
     reason: ShortText = ""
@@ -290,7 +312,7 @@ class AccessEntry(Model):
 class AccessList(Model):
     """Who may use one machine. Published retained and signed; the newest valid version wins."""
 
-    schema_: Literal["machinerie.acl/1"] = Field("machinerie.acl/1", alias="schema")
+    schema_: Literal["machinerie.acl/1"] = Field(default="machinerie.acl/1", alias="schema")
     site: Ident
     machine_id: Ident
     version: Annotated[int, Field(ge=1)]
@@ -323,10 +345,11 @@ class SignedEnvelope(Model):
     over what it decoded, with no JSON canonicalisation to reproduce.
     """
 
-    schema_: Literal["machinerie.signed/1"] = Field("machinerie.signed/1", alias="schema")
+    schema_: Literal["machinerie.signed/1"] = Field(default="machinerie.signed/1", alias="schema")
     key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
     payload: Annotated[str, Field(max_length=4_000_000)]
-    signature: Annotated[str, Field(min_length=86, max_length=88)]
+    # Base64 of the 64-byte signature, padded: exactly what the decoder accepts.
+    signature: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{86}==$")]
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
@@ -344,7 +367,7 @@ class OpenSession(Model):
 class Status(Model):
     """Retained device status; the last will carries the same model with `online: false`."""
 
-    schema_: Literal["machinerie.status/1"] = Field("machinerie.status/1", alias="schema")
+    schema_: Literal["machinerie.status/1"] = Field(default="machinerie.status/1", alias="schema")
     site: Ident
     device_id: Ident
     machine_id: Ident
@@ -375,7 +398,9 @@ MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 class Telemetry(Model):
     """Measurements, at most once (QoS 0): losing one sample costs nothing billable."""
 
-    schema_: Literal["machinerie.telemetry/1"] = Field("machinerie.telemetry/1", alias="schema")
+    schema_: Literal["machinerie.telemetry/1"] = Field(
+        default="machinerie.telemetry/1", alias="schema"
+    )
     site: Ident
     device_id: Ident
     machine_id: Ident

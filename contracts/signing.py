@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import ValidationError
 
 from contracts.codec import decode_access_list, decode_envelope, encode
 from contracts.errors import BadSignature, InvalidPayload
@@ -27,6 +28,8 @@ class KeyPair:
     @classmethod
     def from_base64(cls, key_id: str, private_b64: str) -> KeyPair:
         raw = _b64decode(private_b64, "private key")
+        if len(raw) != 32:
+            raise InvalidPayload("an Ed25519 private key is 32 bytes")
         return cls(key_id, Ed25519PrivateKey.from_private_bytes(raw))
 
     def private_base64(self) -> str:
@@ -45,11 +48,18 @@ def load_public_key(public_b64: str) -> Ed25519PublicKey:
 
 def sign(payload: bytes, keys: KeyPair) -> SignedEnvelope:
     signature = keys.private.sign(payload)
-    return SignedEnvelope(
-        key_id=keys.key_id,
-        payload=base64.b64encode(payload).decode(),
-        signature=base64.b64encode(signature).decode(),
-    )
+    try:
+        return SignedEnvelope(
+            key_id=keys.key_id,
+            payload=base64.b64encode(payload).decode(),
+            signature=base64.b64encode(signature).decode(),
+        )
+    except ValidationError as exc:
+        # A list the model accepts can still be too big to ship, or the key id unusable:
+        # say so in the contract's own terms rather than leak a pydantic error.
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InvalidPayload(f"cannot sign {len(payload)} bytes: {where}: {first['msg']}") from None
 
 
 def sign_access_list(access_list: AccessList, keys: KeyPair) -> bytes:

@@ -50,7 +50,7 @@ class Topic:
 
 def check_id(value: str, what: str) -> str:
     """Return `value` if it is a valid site or device id, else raise InvalidTopic."""
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise InvalidTopic(f"{what} {value!r} must match {_ID.pattern}")
     return value
 
@@ -62,7 +62,9 @@ def topic(site: str, device: str, kind: Kind, prefix: str = DEFAULT_PREFIX) -> s
     return str(Topic(site, device, kind, prefix))
 
 
-def device_filter(site: str, device: str, kinds: frozenset[Kind], prefix: str = DEFAULT_PREFIX) -> list[str]:
+def device_filter(
+    site: str, device: str, kinds: frozenset[Kind], prefix: str = DEFAULT_PREFIX
+) -> list[str]:
     """Subscription filters for the given kinds of one device."""
     return [topic(site, device, kind, prefix) for kind in sorted(kinds)]
 

@@ -45,7 +45,9 @@ max_inflight_messages 100
 class Mosquitto:
     """A Mosquitto broker in its own folder; stop, kill and restart on the same port."""
 
-    def __init__(self, *, port: int | None = None, extra: str = "", persistence: bool = True) -> None:
+    def __init__(
+        self, *, port: int | None = None, extra: str = "", persistence: bool = True
+    ) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise ServerError("mosquitto is not installed (Debian package `mosquitto`)")

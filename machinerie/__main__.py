@@ -1,0 +1,3 @@
+from machinerie.cli import app
+
+app(prog_name="machinerie")
