@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -114,6 +115,10 @@ def run_baseline(port: int, payloads: list[bytes], protocol: Protocol) -> float:
     return counter.count / elapsed
 
 
+def prebuilt(event: Event) -> Callable[[int], Event]:
+    return lambda _seq: event
+
+
 def run_outbox(
     broker: Mosquitto, events: list[Event], window: int, protocol: Protocol
 ) -> dict[str, Any]:
@@ -123,7 +128,7 @@ def run_outbox(
     outbox = Outbox(store, max_events=len(events) + 1, alarm_fraction=1.0)
     broker.stop()
     for event in events:
-        outbox.append(lambda _seq, event=event: event)
+        outbox.append(prebuilt(event))
     log.info("queued %d events with the broker down; starting it", outbox.backlog())
     broker.start()
     hub = AckingHub(broker.port, protocol=protocol).start()
@@ -144,6 +149,9 @@ def run_outbox(
 def wire(port: int, outbox: Outbox, window: int, protocol: Protocol) -> tuple[MqttLink, Publisher]:
     holder: list[Publisher] = []
 
+    def on_connection_change(up: bool) -> None:
+        holder[0].on_connection_change(up)
+
     def on_message(kind: Kind, payload: bytes) -> None:
         if kind is Kind.ACK:
             holder[0].handle_ack(payload)
@@ -154,7 +162,7 @@ def wire(port: int, outbox: Outbox, window: int, protocol: Protocol) -> tuple[Mq
         will_payload=b"{}",
         status_payload=lambda: b"{}",
         on_message=on_message,
-        on_connection_change=lambda up: holder[0].on_connection_change(up),
+        on_connection_change=on_connection_change,
         max_inflight=MAX_INFLIGHT,
     )
     holder.append(Publisher(outbox, link, window=window, ack_timeout_s=30))
@@ -194,6 +202,8 @@ def main() -> None:
     )
     logging.getLogger("edge").setLevel(logging.WARNING)
     logging.getLogger("machinerie").setLevel(logging.WARNING)
+    for noisy in ("edge.link.paho", "machinerie.ackhub.paho"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     events = make_events(args.events)
     rounds = [run_round(events, args) for _ in range(args.rounds)]
     baseline = statistics.median(b for b, _ in rounds)

@@ -11,9 +11,6 @@ import queue
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Protocol, TypedDict
 from uuid import UUID
 
 from contracts import codec
@@ -22,8 +19,6 @@ from contracts.models import (
     AclApplied,
     AgentStarted,
     Alarm,
-    Command,
-    CommandAction,
     EndReason,
     EventType,
     SessionEnded,
@@ -32,125 +27,44 @@ from contracts.models import (
 from contracts.topics import Kind
 from edge import __version__, journal
 from edge.access import decide
-from edge.acl_cache import AclCache, Outcome
-from edge.clock import Clock
-from edge.config import EdgeConfig
-from edge.errors import OutboxError, ReaderError
-from edge.hw.ports import BadgeReader, Indicator, PowerSwitch, Signal
-from edge.notify import Notifier
-from edge.outbox import Outbox
-from edge.recorder import Identity, Recorder
+from edge.acl_cache import Outcome
+from edge.errors import OutboxError
+from edge.hub_commands import CommandFilter
+from edge.hw.ports import Signal
+from edge.inbox import (
+    BadgeSeen,
+    Incoming,
+    Item,
+    JobReported,
+    LogoutRequested,
+    ReaderFault,
+    ReaderRecovered,
+    read_badges,
+)
+from edge.parts import Parts
 from edge.session import (
     CLEARED,
     BadgePresented,
-    ForceStop,
     HolderRevalidated,
     Indicate,
     Input,
     JobChanged,
-    JobState,
-    LockChanged,
     LogoutPressed,
+    Moment,
     PowerOff,
     PowerOn,
     Record,
-    SessionMachine,
     Shutdown,
     State,
     Tick,
 )
 from edge.session import Command as MachineCommand
-from edge.store import Store
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.5
 FLUSH_ON_STOP_S = 3.0
-# A force stop delayed this long in a broker queue belongs to a session long gone.
-FORCE_STOP_MAX_AGE = timedelta(minutes=5)
 _LOCKED_KEY = "locked"
-
-
-@dataclass(frozen=True)
-class BadgeSeen:
-    uid: str
-
-
-@dataclass(frozen=True)
-class ReaderFault:
-    message: str
-
-
-@dataclass(frozen=True)
-class ReaderRecovered:
-    pass
-
-
-@dataclass(frozen=True)
-class LogoutRequested:
-    pass
-
-
-@dataclass(frozen=True)
-class JobReported:
-    job: JobState
-
-
-@dataclass(frozen=True)
-class Incoming:
-    kind: Kind
-    payload: bytes
-
-
-Item = BadgeSeen | ReaderFault | ReaderRecovered | LogoutRequested | JobReported | Incoming
-
-
-class Moment(TypedDict):
-    at: datetime
-    mono: float
-
-
-class LinkPort(Protocol):
-    @property
-    def connected(self) -> bool: ...
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def publish(
-        self, kind: Kind, payload: bytes, *, qos: int = 1, retain: bool = False
-    ) -> bool: ...
-
-
-class PublisherPort(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def wake(self) -> None: ...
-
-
-@dataclass
-class Parts:
-    """What the composition root built; the agent owns and closes all of it."""
-
-    config: EdgeConfig
-    identity: Identity
-    clock: Clock
-    store: Store
-    outbox: Outbox
-    recorder: Recorder
-    acl: AclCache
-    machine: SessionMachine
-    reader: BadgeReader
-    power: PowerSwitch
-    indicator: Indicator
-    notifier: Notifier
-    link: LinkPort
-    publisher: PublisherPort
-    pin_factory: object = None
-    extra_closers: list[object] = field(default_factory=list)
 
 
 class Agent:
@@ -161,7 +75,7 @@ class Agent:
         self.ready = threading.Event()
         self._alarms: dict[str, bool] = {}
         self._last_tick = self._last_heartbeat = self._last_status = self._last_watchdog = 0.0
-        self._seen_commands: dict[str, None] = {}
+        self._commands = CommandFilter(self.counters)
         self._reader_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ public
@@ -228,7 +142,10 @@ class Agent:
     def _start_threads(self, stop: threading.Event) -> None:
         p = self.parts
         self._reader_thread = threading.Thread(
-            target=self._read_badges, args=(stop,), name="badge-reader", daemon=True
+            target=read_badges,
+            args=(p.reader, self.post, stop, self.counters),
+            name="badge-reader",
+            daemon=True,
         )
         self._reader_thread.start()
         p.publisher.start()
@@ -425,57 +342,11 @@ class Agent:
             self.counters["commands_rejected"] += 1
             log.error("command refused: %s", exc)
             return
-        key = str(command.command_id)
-        if key in self._seen_commands:
-            self.counters["commands_duplicated"] += 1
-            return
-        self._remember(key)
-        self._feed(self._command_input(command))
-
-    def _remember(self, key: str) -> None:
-        self._seen_commands[key] = None
-        if len(self._seen_commands) > 1000:
-            self._seen_commands.pop(next(iter(self._seen_commands)))
-
-    def _command_input(self, command: Command) -> Input:
-        now = self._now()
-        if command.action is CommandAction.FORCE_STOP:
-            clock = self.parts.clock
-            if clock.synced() and clock.now() - command.issued_at > FORCE_STOP_MAX_AGE:
-                log.warning(
-                    "force stop %s issued at %s is too old: ignored",
-                    command.command_id,
-                    command.issued_at.isoformat(),
-                )
-                self.counters["commands_expired"] += 1
-                return Tick(**now)
-            return ForceStop(command_id=command.command_id, **now)
-        locked = command.action is CommandAction.LOCK
-        return LockChanged(
-            locked=locked, reason=command.reason, command_id=command.command_id, **now
+        admitted = self._commands.admit(
+            command, self._now(), clock_synced=self.parts.clock.synced()
         )
-
-    # ------------------------------------------------------------ reader thread
-
-    def _read_badges(self, stop: threading.Event) -> None:
-        failing = False
-        while not stop.is_set():
-            try:
-                uid = self.parts.reader.read(TICK_S)
-            except ReaderError as exc:
-                self.counters["reader_faults"] += 1
-                if not failing:
-                    log.error("badge reader failed: %s", exc)
-                    self.post(ReaderFault(str(exc)))
-                failing = True
-                stop.wait(1.0)
-                continue
-            if failing:
-                log.info("badge reader answers again")
-                self.post(ReaderRecovered())
-                failing = False
-            if uid is not None:
-                self.post(BadgeSeen(uid))
+        if admitted is not None:
+            self._feed(admitted)
 
     # ------------------------------------------------------------ status
 

@@ -17,15 +17,17 @@ from contracts.models import Status
 from contracts.signing import load_public_key
 from contracts.topics import Kind
 from edge.acl_cache import AclCache
-from edge.agent import Agent, Incoming, JobReported, LogoutRequested, Parts
+from edge.agent import Agent
 from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig
 from edge.errors import ConfigError
 from edge.hw import gpio
 from edge.hw.readers import open_reader
+from edge.inbox import Incoming, JobReported, LogoutRequested
 from edge.link import MqttLink
 from edge.notify import Notifier
 from edge.outbox import Outbox
+from edge.parts import Parts
 from edge.publisher import Publisher
 from edge.recorder import Identity, Recorder, read_boot_id
 from edge.session import JobState, Limits, SessionMachine

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +70,6 @@ class MqttLink:
         on_connection_change: Callable[[bool], None] = _ignore_connection,
         backoff: Backoff = Backoff(),
         max_inflight: int = 100,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._mqtt = mqtt
         self._device = device
@@ -82,7 +80,6 @@ class MqttLink:
         self._on_connection_change = on_connection_change
         self._backoff = backoff
         self._max_inflight = max_inflight
-        self._monotonic = monotonic
         self._topics = {kind: self._topic(kind) for kind in Kind}
         self._incoming = {self._topics[kind]: kind for kind in HUB_WRITES}
         self._lock = threading.Lock()
@@ -235,7 +232,9 @@ class MqttLink:
         if self._connected:
             info = attempt.client.publish(self._topics[Kind.STATUS], self._will, qos=1, retain=True)
             # Called from the agent's thread, never from a paho callback: waiting is safe here.
-            info.wait_for_publish(STOP_PUBLISH_TIMEOUT_S)
+            # paho raises from wait_for_publish when the publish already failed (rc != 0).
+            if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                info.wait_for_publish(STOP_PUBLISH_TIMEOUT_S)
         attempt.client.disconnect()
         attempt.connack.set()
         attempt.done.set()

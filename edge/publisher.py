@@ -18,7 +18,7 @@ from contracts.codec import decode_ack
 from contracts.errors import InvalidPayload
 from contracts.topics import Kind
 from edge.errors import OutboxError
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +168,18 @@ class Publisher:
         room = self._window - self.in_flight()
         if room <= 0:
             return
+        sent: list[OutboxRow] = []
         for row in self._outbox.pending(self._cursor, room):
             if not self._link.publish(Kind.EVENT, row.payload, qos=1, epoch=self._epoch):
-                return
-            with self._lock:
-                self._in_flight[row.event_id] = _InFlight(row.seq, self._monotonic())
+                break
+            sent.append(row)
             self._cursor = row.seq
             self._count_sent(row.seq)
+        # Acks are applied on this thread too, so none can overtake the bookkeeping below.
+        now = self._monotonic()
+        with self._lock:
+            for row in sent:
+                self._in_flight[row.event_id] = _InFlight(row.seq, now)
 
     def _count_sent(self, seq: int) -> None:
         if seq <= self._sent_high:
@@ -184,6 +189,8 @@ class Publisher:
             self.counters["published"] += 1
 
     def _sleep_s(self) -> float:
+        if not self._link.connected:
+            return IDLE_POLL_S
         with self._lock:
             oldest = next(iter(self._in_flight.values()), None)
         if oldest is None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 from uuid import UUID
 
 from contracts.models import (
@@ -46,6 +47,13 @@ class JobState(StrEnum):
 
 
 # ---------------------------------------------------------------- inputs
+
+
+class Moment(TypedDict):
+    """When an input happened: wall time for the records, monotonic time for the timeouts."""
+
+    at: datetime
+    mono: float
 
 
 @dataclass(frozen=True)

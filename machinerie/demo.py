@@ -139,6 +139,7 @@ class Scenario:
         self.command(CommandAction.FORCE_STOP, "fire drill")
         self.say("Bruno badges in and walks away: the idle timeout ends his session")
         self.badge(BRUNO, pause=0)
+        self.sandbox.wait_relay(True)
         self.sandbox.wait_relay(False, timeout=30)
         self.wait(1)
 

@@ -43,12 +43,15 @@ class Edge:
             will_payload=b"{}",
             status_payload=lambda: b"{}",
             on_message=self._on_message,
-            on_connection_change=lambda up: self.publisher.on_connection_change(up),
+            on_connection_change=self._on_connection_change,
             backoff=Backoff(first_s=0.1, max_s=0.5),
         )
         self.publisher = Publisher(
             self.outbox, self.link, window=window, ack_timeout_s=ack_timeout_s
         )
+
+    def _on_connection_change(self, up: bool) -> None:
+        self.publisher.on_connection_change(up)
 
     def _on_message(self, kind: Kind, payload: bytes) -> None:
         if kind is Kind.ACK:

@@ -10,7 +10,6 @@ import pytest
 
 from contracts.models import DenyReason, EndReason, EventType, Role, SessionEnded, SessionStarted
 from edge.access import Decision
-from edge.agent import Moment
 from edge.errors import IllegalTransition
 from edge.hw.ports import Signal
 from edge.session import (
@@ -25,6 +24,7 @@ from edge.session import (
     Limits,
     LockChanged,
     LogoutPressed,
+    Moment,
     PowerOff,
     PowerOn,
     Record,
