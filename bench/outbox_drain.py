@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -19,6 +20,8 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,11 +96,41 @@ class Counter:
         self.client.loop_stop()
 
 
+def counter_process(
+    port: int, subscription: str, expected: int, protocol: Protocol, conn: Connection
+) -> None:
+    counter = Counter(port, subscription, expected, protocol)
+    conn.send("ready")
+    counter.done.wait(120)
+    conn.send(counter.count)
+    counter.close()
+
+
+def hub_process(port: int, protocol: Protocol, conn: Connection) -> None:
+    hub = AckingHub(port, protocol=protocol).start()
+    conn.send("ready")
+    conn.recv()
+    hub.stop()
+    conn.send(([str(e.event_id) for e in hub.events], hub.seqs(), hub.duplicates))
+
+
+def consumer(target: Callable[..., None], *args: Any) -> tuple[BaseProcess, Connection]:
+    """Run a consumer in its own process: the hub is another machine, and sharing this
+    process's GIL would measure the stand-in hub's validation instead of the edge."""
+    context = multiprocessing.get_context("spawn")
+    mine, theirs = context.Pipe()
+    process = context.Process(target=target, args=(*args, theirs), daemon=True)
+    process.start()
+    if not mine.poll(30) or mine.recv() != "ready":
+        raise RuntimeError(f"{target.__name__} did not start")
+    return process, mine
+
+
 def run_baseline(port: int, payloads: list[bytes], protocol: Protocol) -> float:
     """Events per second of a bare paho QoS 1 publisher to a plain subscriber."""
     # Another prefix: the hub's persistent session must not queue the baseline's copies.
     target = topic(SITE, DEVICE, Kind.EVENT, prefix="baseline")
-    counter = Counter(port, target, len(payloads), protocol)
+    process, conn = consumer(counter_process, port, target, len(payloads), protocol)
     started = time.perf_counter()
     publisher = bare_client("bench-baseline", protocol)
     publisher.max_inflight_messages_set(MAX_INFLIGHT)
@@ -105,14 +138,14 @@ def run_baseline(port: int, payloads: list[bytes], protocol: Protocol) -> float:
     publisher.loop_start()
     for payload in payloads:
         publisher.publish(target, payload, qos=1)
-    finished = counter.done.wait(120)
+    count = conn.recv() if conn.poll(120) else 0
     elapsed = time.perf_counter() - started
     publisher.disconnect()
     publisher.loop_stop()
-    counter.close()
-    if not finished:
-        log.error("baseline: only %d of %d arrived", counter.count, len(payloads))
-    return counter.count / elapsed
+    process.join(10)
+    if count < len(payloads):
+        log.error("baseline: only %d of %d arrived", count, len(payloads))
+    return int(count) / elapsed
 
 
 def prebuilt(event: Event) -> Callable[[int], Event]:
@@ -131,7 +164,7 @@ def run_outbox(
         outbox.append(prebuilt(event))
     log.info("queued %d events with the broker down; starting it", outbox.backlog())
     broker.start()
-    hub = AckingHub(broker.port, protocol=protocol).start()
+    process, conn = consumer(hub_process, broker.port, protocol)
     link, publisher = wire(broker.port, outbox, window, protocol)
     started = time.perf_counter()
     link.start()
@@ -141,9 +174,12 @@ def run_outbox(
     log.info("drained=%s in %.2f s; publisher %s", drained, elapsed, publisher.counters)
     publisher.stop()
     link.stop()
-    hub.stop()
+    conn.send("stop")
+    ids, seqs, duplicates = conn.recv() if conn.poll(30) else ([], [], 0)
+    process.join(10)
     store.close()
-    return verdict(hub, events, len(events) / elapsed if drained else 0.0)
+    rate = len(events) / elapsed if drained else 0.0
+    return verdict(events, set(ids), seqs, duplicates, rate)
 
 
 def wire(port: int, outbox: Outbox, window: int, protocol: Protocol) -> tuple[MqttLink, Publisher]:
@@ -169,13 +205,14 @@ def wire(port: int, outbox: Outbox, window: int, protocol: Protocol) -> tuple[Mq
     return link, holder[0]
 
 
-def verdict(hub: AckingHub, events: list[Event], rate: float) -> dict[str, Any]:
-    arrived = {e.event_id for e in hub.events}
+def verdict(
+    events: list[Event], arrived: set[str], seqs: list[int], duplicates: int, rate: float
+) -> dict[str, Any]:
     return {
         "events_per_s": round(rate, 1),
-        "lost": len({e.event_id for e in events} - arrived),
-        "duplicated": hub.duplicates,
-        "in_order": hub.seqs() == [e.seq for e in events],
+        "lost": len({str(e.event_id) for e in events} - arrived),
+        "duplicated": duplicates,
+        "in_order": seqs == [e.seq for e in events],
     }
 
 

@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 # loop: its own logger lets operators silence that without losing ours.
 paho_log = logging.getLogger(f"{__name__}.paho")
 
+
+class QuietDisconnect(logging.Filter):
+    """Drops paho's "Client is not connected" after a disconnect we asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Client is not connected")
+
+
+paho_log.addFilter(QuietDisconnect())
+
 # Without SessionExpiryInterval an MQTT 5 session is discarded at disconnect, whatever
 # clean_start says, and acks queued while the agent was away would be lost.
 SESSION_EXPIRY_S = 24 * 3600

@@ -200,7 +200,7 @@ class Outbox:
         if not params:
             return 0
         try:
-            with self._store.transaction() as conn:
+            with self._store.relaxed() as conn:
                 deleted = conn.executemany("DELETE FROM outbox WHERE event_id = ?", params).rowcount
                 self._backlog -= deleted
         except sqlite3.Error as exc:

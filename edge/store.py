@@ -1,19 +1,24 @@
 """The agent's one SQLite database: outbox, open session, and small persistent state.
 
 WAL with `synchronous=FULL`: with NORMAL a committed transaction may roll back after a power
-cut, and a committed `session_started` is what justifies closing the relay.
+cut, and a committed `session_started` is what justifies closing the relay. Checkpoints run on
+a connection and thread of their own, so a badge never waits for the database file's fsync.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from edge.errors import OutboxError
 
+log = logging.getLogger(__name__)
+
+CHECKPOINT_INTERVAL_S = 2.0
 _KV = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -27,11 +32,17 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
             self._conn.execute(_KV)
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open the agent database {path}: {exc}") from exc
         self.path = path
         self.lock = threading.RLock()
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -44,6 +55,21 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    @contextmanager
+    def relaxed(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that need not survive a power cut, committed without an fsync.
+
+        For deletions of acknowledged events: losing one means a resend the hub dedupes, and
+        not holding the lock through an fsync keeps badge-ins fast.
+        """
+        with self.lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self.transaction() as conn:
+                    yield conn
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -67,6 +93,26 @@ class Store:
                 (key, value),
             )
 
+    def _checkpoint_loop(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+        except sqlite3.Error as exc:
+            log.error("checkpoints disabled, cannot open %s: %s", self.path, exc)
+            return
+        with closing(conn):
+            while not self._closing.wait(CHECKPOINT_INTERVAL_S):
+                self._checkpoint(conn)
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        # PASSIVE never blocks the writer; whatever it cannot copy now waits for the next round.
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint failed: %s", exc)
+
     def close(self) -> None:
+        self._closing.set()
+        self._checkpointer.join(5)
         with self.lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()

@@ -23,11 +23,13 @@ from contracts.codec import decode_event, encode
 from contracts.errors import InvalidPayload, InvalidTopic
 from contracts.models import Ack, Event
 from contracts.topics import DEFAULT_PREFIX, Kind, site_filter, topic
+from edge.link import QuietDisconnect
 
 log = logging.getLogger(__name__)
 # paho 2.2 logs "Client is not connected" at ERROR after every clean disconnect of a threaded
 # loop: its own logger lets operators silence that without losing ours.
 paho_log = logging.getLogger(f"{__name__}.paho")
+paho_log.addFilter(QuietDisconnect())
 
 MAX_IDS_PER_ACK = 1000  # contracts.models.Ack bound
 SESSION_EXPIRY_S = 24 * 3600
@@ -44,8 +46,8 @@ class AckingHub:
         client_id: str = "machinerie-ackhub",
         protocol: Literal["3.1.1", "5"] = "5",
         prefix: str = DEFAULT_PREFIX,
-        flush_interval_s: float = 0.05,
-        flush_ids: int = 500,
+        flush_interval_s: float = 0.02,
+        flush_ids: int = 250,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self._host, self._port, self._prefix = host, port, prefix

@@ -69,6 +69,9 @@ class Mosquitto:
             "log_type warning",
             "log_type notice",
             TUNED,
+            # Sessions written every second, so a SIGKILL test loses the hub's subscription only
+            # for a moment (production: deploy/mosquitto/machinerie.conf).
+            "autosave_interval 1",
             extra,
         ]
         # Started as root, Mosquitto drops to the `mosquitto` user and cannot write here.
