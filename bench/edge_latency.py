@@ -2,13 +2,15 @@
 
 Each badge-in records `session_started` durably (fsync) before the relay closes, so this
 measures the whole safety path: reader thread, agent inbox, decision, outbox commit, GPIO.
-Prints one JSON object as its last line: p50/p99 in ms, online and offline.
+Prints one JSON object as its last line: p50/p99 in ms, online and offline, and the same for a
+bare durable SQLite commit on the same disk in the same run, the floor the agent stands on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -30,6 +32,24 @@ def badge_in_latencies(sandbox: Sandbox, count: int) -> list[float]:
         latencies.append((pin._last_change - before) * 1000)
         sandbox.badge(ALICE.uid)
         sandbox.wait_relay(False)
+    return latencies
+
+
+def disk_commit_latencies(folder: Path, count: int) -> list[float]:
+    """The floor under every badge-in: one durable SQLite commit on the same disk, alone."""
+    conn = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, payload TEXT)")
+    latencies = []
+    for _ in range(count):
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (payload) VALUES (?)", ("x" * 600,))
+        conn.execute("COMMIT")
+        latencies.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.002)
+    conn.close()
     return latencies
 
 
@@ -62,10 +82,12 @@ def main() -> None:
         print(f"offline: {args.badges} badges", file=sys.stderr)
         offline = badge_in_latencies(sandbox, args.badges)
         backlog = sandbox.agent.parts.outbox.backlog()
+        disk = disk_commit_latencies(Path(tmp), args.badges)
     result = {
         "badges": args.badges,
         **summary("online", online),
         **summary("offline", offline),
+        **summary("disk_commit", disk),
         "outbox_backlog_offline": backlog,
         "target_p99_ms": 15,
     }

@@ -1,0 +1,4 @@
+"""Grafana dashboards as code, their provisioning files and the push command.
+
+Not built yet.
+"""
