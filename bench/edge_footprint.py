@@ -21,35 +21,8 @@ from contracts.signing import KeyPair
 from edge.hw.simreader import send_badge
 from machinerie.ackhub import AckingHub, wait_until
 from machinerie.control import HubControl, access_list
-from machinerie.sandbox import ALICE, DEVICE, SITE, cast_entries
+from machinerie.sandbox import ALICE, DEVICE, SITE, cast_entries, write_agent_toml
 from machinerie.servers import Mosquitto
-
-CONFIG = """
-[device]
-site = "{site}"
-device_id = "{device}"
-machine_id = "{device}"
-data_dir = "{folder}/edge"
-
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-
-[reader]
-kind = "simulated"
-socket = "{folder}/reader.sock"
-
-[gpio]
-pin_factory = "mock"
-relay_pin = 17
-led_pin = 27
-
-[session]
-idle_timeout_s = 0
-
-[access.trusted_keys]
-{key_id} = "{public}"
-"""
 
 
 def measure(process: psutil.Process, seconds: float) -> tuple[float, float]:
@@ -70,17 +43,7 @@ def main() -> None:
     keys = KeyPair.generate("hub-bench")
     with Mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = folder / "edge.toml"
-        config.write_text(
-            CONFIG.format(
-                site=SITE,
-                device=DEVICE,
-                folder=folder,
-                port=broker.port,
-                key_id=keys.key_id,
-                public=keys.public_base64(),
-            )
-        )
+        config = write_agent_toml(folder, broker.port, keys)
         hub = AckingHub(broker.port).start()
         control = HubControl(broker.port, keys)
         control.publish_access_list(DEVICE, access_list(SITE, DEVICE, cast_entries(), version=1))

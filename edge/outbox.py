@@ -6,6 +6,7 @@ silently dropped, and the bound refuses only events that cost no money.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -14,8 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts.codec import decode_event, encode
-from contracts.errors import InvalidPayload
+from contracts.codec import encode
 from contracts.models import BILLABLE, Event
 from edge.errors import OutboxError, OutboxFull
 from edge.store import Store
@@ -248,12 +248,17 @@ def _insert(conn: sqlite3.Connection, event: Event, payload: str, now: float) ->
 
 
 def _problem(raw: _Raw, payload: bytes) -> str | None:
+    # The payload was validated when the event was built; the CRC proves these are still those
+    # bytes, and the identity check that they belong to this row. A full schema validation here
+    # would cost a third of the drain rate for no added safety.
     if zlib.crc32(payload) != raw.crc:
         return "crc mismatch"
     try:
-        event = decode_event(payload)
-    except InvalidPayload as exc:
-        return str(exc)
-    if event.seq != raw.seq or str(event.event_id) != raw.event_id:
-        return f"payload is seq={event.seq} event_id={event.event_id}"
+        fields = json.loads(payload)
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(fields, dict):
+        return "not a JSON object"
+    if fields.get("seq") != raw.seq or fields.get("event_id") != raw.event_id:
+        return f"payload is seq={fields.get('seq')} event_id={fields.get('event_id')}"
     return None

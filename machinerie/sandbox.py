@@ -99,6 +99,54 @@ def agent_config(folder: Path, port: int, keys: KeyPair, **session: Any) -> Edge
     )
 
 
+AGENT_TOML = """\
+[device]
+site = "{site}"
+device_id = "{device}"
+machine_id = "{device}"
+data_dir = "{folder}/edge"
+
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+
+[reader]
+kind = "simulated"
+socket = "{folder}/reader.sock"
+
+[gpio]
+pin_factory = "mock"
+relay_pin = {relay}
+led_pin = {led}
+
+[session]
+heartbeat_s = {heartbeat_s}
+idle_timeout_s = 0
+
+[access.trusted_keys]
+{key_id} = "{public}"
+"""
+
+
+def write_agent_toml(folder: Path, port: int, keys: KeyPair, *, heartbeat_s: float = 15) -> Path:
+    """The same agent as a TOML file, for running it as its own process (`python -m edge run`)."""
+    path = folder / "edge.toml"
+    path.write_text(
+        AGENT_TOML.format(
+            site=SITE,
+            device=DEVICE,
+            folder=folder,
+            port=port,
+            relay=RELAY,
+            led=LED,
+            heartbeat_s=heartbeat_s,
+            key_id=keys.key_id,
+            public=keys.public_base64(),
+        )
+    )
+    return path
+
+
 class Sandbox:
     def __init__(self, folder: Path, port: int, *, on_event: Any = None, **session: Any) -> None:
         self.folder, self.port = folder, port
