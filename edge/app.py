@@ -61,7 +61,7 @@ def _assemble(
     notifier: Notifier,
     factory: object,
     power: gpio.GpioPowerSwitch,
-    indicator: gpio.GpioIndicator,
+    indicator: gpio.BackgroundIndicator,
 ) -> Agent:
     device = config.device
     identity = Identity(device.site, device.device_id, device.machine_id, read_boot_id())

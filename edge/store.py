@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -18,7 +19,11 @@ from edge.errors import OutboxError
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_INTERVAL_S = 2.0
+# A checkpoint fsyncs the database file, and an fsync running beside a badge's commit can
+# stall it: checkpoint in a quiet second, or after this many commits if it never gets quiet.
+CHECKPOINT_POLL_S = 1.0
+CHECKPOINT_QUIET_S = 2.0
+CHECKPOINT_MAX_COMMITS = 1000
 _KV = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -39,6 +44,8 @@ class Store:
         self.path = path
         self.lock = threading.RLock()
         self._closing = threading.Event()
+        self._commits = 0
+        self._last_commit = time.monotonic()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
         )
@@ -55,6 +62,8 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._commits += 1
+            self._last_commit = time.monotonic()
 
     @contextmanager
     def relaxed(self) -> Iterator[sqlite3.Connection]:
@@ -100,8 +109,14 @@ class Store:
             log.error("checkpoints disabled, cannot open %s: %s", self.path, exc)
             return
         with closing(conn):
-            while not self._closing.wait(CHECKPOINT_INTERVAL_S):
-                self._checkpoint(conn)
+            while not self._closing.wait(CHECKPOINT_POLL_S):
+                if self._checkpoint_due():
+                    self._commits = 0
+                    self._checkpoint(conn)
+
+    def _checkpoint_due(self) -> bool:
+        quiet = time.monotonic() - self._last_commit >= CHECKPOINT_QUIET_S
+        return self._commits >= CHECKPOINT_MAX_COMMITS or (self._commits > 0 and quiet)
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         # PASSIVE never blocks the writer; whatever it cannot copy now waits for the next round.

@@ -7,6 +7,8 @@ the tests) can run side by side on separate mock factories.
 from __future__ import annotations
 
 import importlib
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +16,7 @@ from gpiozero import LED, Button, Buzzer, DigitalInputDevice, OutputDevice
 
 from edge.config import GpioConfig
 from edge.errors import ConfigError
-from edge.hw.ports import Signal
+from edge.hw.ports import Indicator, Signal
 
 _FACTORIES = {
     "lgpio": ("gpiozero.pins.lgpio", "LGPIOFactory"),
@@ -148,11 +150,37 @@ class GpioInputs:
                 device.close()
 
 
-def build(config: GpioConfig) -> tuple[Any, GpioPowerSwitch, GpioIndicator]:
+class BackgroundIndicator:
+    """Shows signals from a thread of its own.
+
+    gpiozero starts and joins a thread for every blink and beep; done on the agent's main loop,
+    that waited for the interpreter lock on the way to the next badge's relay.
+    """
+
+    def __init__(self, inner: Indicator) -> None:
+        self._inner = inner
+        self._queue: queue.SimpleQueue[Signal | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="indicator", daemon=True)
+        self._thread.start()
+
+    def show(self, signal: Signal) -> None:
+        self._queue.put(signal)
+
+    def _run(self) -> None:
+        while (signal := self._queue.get()) is not None:
+            self._inner.show(signal)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(2)
+        self._inner.close()
+
+
+def build(config: GpioConfig) -> tuple[Any, GpioPowerSwitch, BackgroundIndicator]:
     """The pin factory, the power switch (off) and the indicator, in that order."""
     factory = make_pin_factory(config.pin_factory)
     power = GpioPowerSwitch(
         config.relay_pin, active_high=config.relay_active_high, pin_factory=factory
     )
     indicator = GpioIndicator(config.led_pin, config.buzzer_pin, pin_factory=factory)
-    return factory, power, indicator
+    return factory, power, BackgroundIndicator(indicator)
