@@ -127,3 +127,97 @@ class Mosquitto:
         self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.cleanup()
+
+
+def _postgres_bin() -> Path:
+    # Debian keeps the server binaries out of PATH, one folder per major version.
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        raise ServerError("PostgreSQL is not installed (Debian package `postgresql`)")
+    return found[-1].parent
+
+
+class PostgreSQL:
+    """A throw-away PostgreSQL cluster in a temporary folder, on a free loopback port.
+
+    PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user.
+    """
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.bin = _postgres_bin()
+        self.port = port or free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="postgres-"))
+        self.data = self.folder / "data"
+        self.log_path = self.folder / "postgres.log"
+        self._as_postgres = os.geteuid() == 0
+
+    def _run(self, *args: str) -> None:
+        command = list(args)
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ServerError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    def start(self) -> PostgreSQL:
+        if self._as_postgres:
+            shutil.chown(self.folder, "postgres", "postgres")
+        if not self.data.exists():
+            self._run(
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.log_path),
+            "-w",
+            "start",
+        )
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A fresh database; returns its SQLAlchemy URL."""
+        self._run(
+            str(self.bin / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            name,
+        )
+        return self.url(name)
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> PostgreSQL:
+        return self.start()
+
+    def __exit__(
+        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()

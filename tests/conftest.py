@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
-from machinerie.servers import Mosquitto
+from machinerie.servers import Mosquitto, PostgreSQL
 
 
 @pytest.fixture
@@ -29,3 +30,17 @@ def mock_factory() -> Iterator[MockFactory]:
     finally:
         factory.reset()
         Device.pin_factory = saved
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgreSQL]:
+    """One PostgreSQL cluster for the whole run; each test gets a database of its own."""
+    with PostgreSQL() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgreSQL) -> str:
+    """A fresh, empty PostgreSQL database for this test (SQLAlchemy URL, psycopg 3)."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    return postgres_server.create_database(name)
