@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from edge.config import Mfrc522Config, ReaderConfig, SimulatedReaderConfig, WedgeConfig
-from edge.hw.mfrc522 import Mfrc522Reader
+from edge.hw.mfrc522_reader import Mfrc522Reader
 from edge.hw.ports import BadgeReader
 from edge.hw.simreader import SimulatedReader
 from edge.hw.wedge import WedgeReader

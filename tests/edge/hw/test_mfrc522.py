@@ -11,8 +11,9 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.config import Mfrc522Config
 from edge.errors import ReaderError
-from edge.hw.mfrc522 import Mfrc522Reader
-from edge.hw.mfrc522_sim import Corruption, Mfrc522Sim, SimulatedCard, crc_bytes
+from edge.hw.iso14443_sim import Corruption, SimulatedCard, crc_bytes
+from edge.hw.mfrc522_reader import Mfrc522Reader
+from edge.hw.mfrc522_sim import Mfrc522Sim
 
 CLASSIC_1K = "DEADBEEF"
 ULTRALIGHT = "04A23BC1D25E80"

@@ -13,7 +13,7 @@ from gpiozero.pins.mock import MockFactory
 
 from edge.config import Mfrc522Config, SimulatedReaderConfig, WedgeConfig
 from edge.errors import ReaderError
-from edge.hw.mfrc522 import Mfrc522Reader
+from edge.hw.mfrc522_reader import Mfrc522Reader
 from edge.hw.readers import open_reader
 from edge.hw.simreader import SimulatedReader, normalise_uid, send_badge
 from edge.hw.wedge import WedgeReader
