@@ -75,6 +75,7 @@ class AckingHub:
         flush_ids: int = 250,
         on_event: Callable[[Event], None] | None = None,
         validate: bool = True,
+        acking: bool = True,
     ) -> None:
         self._host, self._port, self._prefix = host, port, prefix
         self._v5 = protocol == "5"
@@ -90,7 +91,7 @@ class AckingHub:
         self._stopping = threading.Event()
         self._flusher: threading.Thread | None = None
         self._connected = threading.Event()
-        self.acking = True
+        self.acking = acking
         # Without validation only the envelope's identity is read: a throughput benchmark
         # measures the edge, not the stand-in's schema checks (the real hub does those).
         self._validate = validate

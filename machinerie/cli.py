@@ -6,6 +6,7 @@ import typer
 
 from contracts.cli import app as contracts_app
 from edge.cli import app as edge_app
+from hub.devices.cli import app as device_app
 from machinerie.demo import demo
 
 app = typer.Typer(
@@ -13,4 +14,5 @@ app = typer.Typer(
 )
 app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(device_app, name="device")
 app.command()(demo)

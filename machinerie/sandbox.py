@@ -148,11 +148,20 @@ def write_agent_toml(folder: Path, port: int, keys: KeyPair, *, heartbeat_s: flo
 
 
 class Sandbox:
-    def __init__(self, folder: Path, port: int, *, on_event: Any = None, **session: Any) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        port: int,
+        *,
+        on_event: Any = None,
+        acking_hub: bool = True,
+        **session: Any,
+    ) -> None:
+        """`acking_hub=False` leaves acking to a real hub the caller runs."""
         self.folder, self.port = folder, port
         self.keys = KeyPair.generate("hub-sandbox")
         self.config = agent_config(folder, port, self.keys, **session)
-        self.hub = AckingHub(port, on_event=on_event).start()
+        self.hub = AckingHub(port, on_event=on_event, acking=acking_hub).start()
         self.control = HubControl(port, self.keys)
         self._agent: Agent | None = None
         self._stop = threading.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -105,6 +106,11 @@ class Mosquitto:
             self._process.kill()
             self._process.wait(10)
             self._process = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password and ACL files."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGHUP)
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,1 @@
+"""Ingest: events from the edge over MQTT into the ledger, acknowledged only once committed."""

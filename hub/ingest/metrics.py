@@ -1,0 +1,51 @@
+"""Counters the hub exposes at /metrics in Prometheus's text format."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class Metrics:
+    """Thread-safe named counters, each with optional labels."""
+
+    def __init__(self, prefix: str = "machinerie") -> None:
+        self._prefix = prefix
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+        self._help: dict[str, str] = {}
+
+    def describe(self, name: str, help_text: str) -> None:
+        self._help[name] = help_text
+
+    def inc(self, name: str, amount: int = 1, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            self._counts[key] += amount
+
+    def value(self, name: str, **labels: str) -> int:
+        with self._lock:
+            return self._counts[(name, tuple(sorted(labels.items())))]
+
+    def render(self) -> str:
+        """The Prometheus text exposition (version 0.0.4)."""
+        with self._lock:
+            items = sorted(self._counts.items())
+        lines: list[str] = []
+        for name in sorted({n for (n, _), _ in items} | set(self._help)):
+            full = f"{self._prefix}_{name}"
+            lines += [f"# HELP {full} {self._help.get(name, name)}", f"# TYPE {full} counter"]
+            lines += [
+                f"{full}{_labels(labels)} {count}" for (n, labels), count in items if n == name
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _labels(labels: tuple[tuple[str, str], ...]) -> str:
+    if not labels:
+        return ""
+    escaped = (
+        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+        for k, v in labels
+    )
+    return "{" + ",".join(escaped) + "}"

@@ -1,0 +1,149 @@
+"""Edge agent to broker to hub ingest to ledger, on SQLite and PostgreSQL, bad input mixed in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from paho.mqtt.client import Client
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from contracts.codec import encode
+from contracts.models import AccessDenied, DenyReason, Event, EventType
+from contracts.topics import Kind, topic
+from hub.db import make_engine, migrate, session_factory
+from hub.ingest.consumer import Ingest, IngestSettings
+from hub.ingest.sink import LedgerSink
+from hub.ledger.models import DeadLetter, EventRecord, MachineSession
+from machinerie.ackhub import wait_until
+from machinerie.sandbox import ALICE, BRUNO, DEVICE, SITE, Sandbox
+from machinerie.servers import Mosquitto
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = (
+        f"sqlite:///{tmp_path / 'hub.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    made = make_engine(url)
+    migrate(made)
+    yield made
+    made.dispose()
+
+
+def count(engine: Engine, model: type[object]) -> int:
+    with session_factory(engine)() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def start_ingest(engine: Engine, port: int, **settings: object) -> Ingest:
+    return Ingest(IngestSettings(port=port, **settings), LedgerSink(engine)).start()  # type: ignore[arg-type]
+
+
+def test_badges_reach_the_ledger_and_the_outbox_empties(
+    tmp_path: Path, mosquitto: Mosquitto, engine: Engine
+) -> None:
+    ingest = start_ingest(engine, mosquitto.port)
+    try:
+        with Sandbox(tmp_path, mosquitto.port, acking_hub=False) as sandbox:
+            sandbox.publish_acl()
+            for artisan in (ALICE, BRUNO):
+                sandbox.badge(artisan.uid)
+                sandbox.wait_relay(True)
+                sandbox.badge(artisan.uid)
+                sandbox.wait_relay(False)
+            assert sandbox.drained(15), "the hub's acks never emptied the outbox"
+            sent = sandbox.agent.parts.outbox.last_seq
+        with session_factory(engine)() as session:
+            sessions = session.scalars(
+                select(MachineSession).order_by(MachineSession.started_at)
+            ).all()
+            assert [s.member_id for s in sessions] == ["alice", "bruno"]
+            assert all(s.ended_at is not None and s.end_reason == "badge_out" for s in sessions)
+        assert count(engine, EventRecord) == sent
+        assert ingest.metrics.value("ingest_events_new_total") == sent
+    finally:
+        ingest.stop()
+
+
+def test_bad_payloads_are_dead_lettered_and_counted(mosquitto: Mosquitto, engine: Engine) -> None:
+    ingest = start_ingest(engine, mosquitto.port)
+    client = Client(CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", mosquitto.port)
+    client.loop_start()
+    try:
+        events_topic = topic(SITE, DEVICE, Kind.EVENT)
+        other_topic = topic(SITE, "cnc-1", Kind.EVENT)
+        forged = encode(_an_event())
+        for payload, where in [
+            (b"not json", events_topic),
+            (b"{}", events_topic),
+            (b"x" * 70_000, events_topic),
+            (forged.replace(b'"seq":7', b'"seq":-1'), events_topic),
+            (forged, other_topic),  # a device speaking on another's topic
+            (forged, events_topic),  # the one valid event
+        ]:
+            client.publish(where, payload, qos=1).wait_for_publish(5)
+        assert wait_until(lambda: count(engine, DeadLetter) == 5, 10)
+        assert wait_until(lambda: count(engine, EventRecord) == 1, 10)
+        text = ingest.metrics.render()
+        assert 'machinerie_ingest_dead_letters_total{reason="ForgedDevice"} 1' in text
+        assert 'machinerie_ingest_dead_letters_total{reason="InvalidPayload"} 4' in text
+        with session_factory(engine)() as session:
+            reasons = session.scalars(select(DeadLetter.reason)).all()
+        assert any("exceeds" in r for r in reasons)
+        assert any("on the topic of dony/cnc-1" in r for r in reasons)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        ingest.stop()
+
+
+def test_two_hubs_in_one_group_record_each_event_once(
+    tmp_path: Path, mosquitto: Mosquitto, engine: Engine
+) -> None:
+    hubs = [
+        start_ingest(engine, mosquitto.port, client_id=f"hub-{i}", group="hubs") for i in (1, 2)
+    ]
+    try:
+        with Sandbox(tmp_path, mosquitto.port, acking_hub=False) as sandbox:
+            sandbox.publish_acl()
+            for _ in range(10):
+                sandbox.badge(ALICE.uid)
+                sandbox.wait_relay(True)
+                sandbox.badge(ALICE.uid)
+                sandbox.wait_relay(False)
+            assert sandbox.drained(20)
+            sent = sandbox.agent.parts.outbox.last_seq
+        assert count(engine, EventRecord) == sent
+        shares = [hub.metrics.value("ingest_events_total") for hub in hubs]
+        assert sum(shares) >= sent and all(shares), f"the group did not share the load: {shares}"
+        with session_factory(engine)() as session:
+            assert session.scalar(select(func.count()).select_from(MachineSession)) == 10
+    finally:
+        for hub in hubs:
+            hub.stop()
+
+
+def _an_event() -> Event:
+    return Event.model_validate(
+        {
+            "event_id": uuid4(),
+            "site": SITE,
+            "device_id": DEVICE,
+            "machine_id": DEVICE,
+            "boot_id": uuid4(),
+            "seq": 7,
+            "time": datetime.now(UTC),
+            "clock_synced": True,
+            "type": EventType.ACCESS_DENIED,
+            "data": AccessDenied(badge_uid="DEADBEEF", reason=DenyReason.UNKNOWN_BADGE),
+        }
+    )
