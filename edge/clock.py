@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -65,3 +66,28 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         self._wall += timedelta(seconds=seconds)
         self._mono += seconds
+
+
+class ScaledClock:
+    """Time running `speed` times faster from `start`: the demo's compressed working day.
+
+    Both clocks scale, so timeouts and heartbeats keep their meaning in simulated time.
+    """
+
+    def __init__(
+        self, start: datetime, speed: float, *, real: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._start, self._speed, self._real = start, speed, real
+        self._origin = real()
+
+    def elapsed(self) -> float:
+        return (self._real() - self._origin) * self._speed
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self.elapsed())
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.elapsed()
+
+    def synced(self) -> bool:
+        return True

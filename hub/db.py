@@ -83,7 +83,9 @@ def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoo
         "journal_mode=WAL",  # readers (console, billing) never block the ingest writer
         "foreign_keys=ON",  # off by default in SQLite, per connection
         f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",  # wait for another hub process, do not fail
-        "synchronous=NORMAL",  # with WAL: durable against a process crash, fast commits
+        # FULL: the hub acks an event once committed and the edge then forgets it, so a commit
+        # must survive a power cut too, not only a crash of the process.
+        "synchronous=FULL",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()

@@ -189,6 +189,8 @@ class AckingHub:
         log.info("ack hub disconnected: %s", reason)
 
     def _handle_message(self, _client: Client, _userdata: Any, message: MQTTMessage) -> None:
+        if not message.topic.endswith(f"/{Kind.EVENT.value}"):
+            return  # amqtt 0.12 sends new wildcard subscribers unrelated retained messages
         try:
             event, arrival = self._parse(bytes(message.payload))
             ack_topic = self._ack_topic(arrival.site, arrival.device_id)

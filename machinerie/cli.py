@@ -6,8 +6,11 @@ import typer
 
 from contracts.cli import app as contracts_app
 from edge.cli import app as edge_app
+from hub.cli import app as hub_app
+from hub.cli import usage
 from hub.devices.cli import app as device_app
-from machinerie.demo import demo
+from machinerie.demo import demo as edge_demo
+from machinerie.fablab import demo
 
 app = typer.Typer(
     help="Machinerie: machine access and telemetry for shared workshops.", no_args_is_help=True
@@ -15,4 +18,7 @@ app = typer.Typer(
 app.add_typer(edge_app, name="edge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(device_app, name="device")
+app.add_typer(hub_app, name="hub")
+app.command()(usage)
 app.command()(demo)
+app.command("demo-edge")(edge_demo)

@@ -70,16 +70,18 @@ def cast_entries(now: datetime | None = None) -> list[AccessEntry]:
     ]
 
 
-def agent_config(folder: Path, port: int, keys: KeyPair, **session: Any) -> EdgeConfig:
-    """An agent on the simulated reader and mock pins; `session` overrides [session] keys
-    (and `protocol` the MQTT version)."""
+def agent_config(
+    folder: Path, port: int, keys: KeyPair, *, device: str = DEVICE, **session: Any
+) -> EdgeConfig:
+    """An agent on the simulated reader and mock pins, gating the machine of the same id as the
+    device; `session` overrides [session] keys (and `protocol` the MQTT version)."""
     protocol = session.pop("protocol", "5")
     return EdgeConfig.model_validate(
         {
             "device": {
                 "site": SITE,
-                "device_id": DEVICE,
-                "machine_id": DEVICE,
+                "device_id": device,
+                "machine_id": device,
                 "data_dir": str(folder / "edge"),
             },
             "mqtt": {"host": "127.0.0.1", "port": port, "protocol": protocol},
@@ -161,7 +163,9 @@ class Sandbox:
         self.folder, self.port = folder, port
         self.keys = KeyPair.generate("hub-sandbox")
         self.config = agent_config(folder, port, self.keys, **session)
-        self.hub = AckingHub(port, on_event=on_event, acking=acking_hub).start()
+        self.hub = AckingHub(
+            port, on_event=on_event, acking=acking_hub, protocol=self.config.mqtt.protocol
+        ).start()
         self.control = HubControl(port, self.keys)
         self._agent: Agent | None = None
         self._stop = threading.Event()

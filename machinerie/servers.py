@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 
 class ServerError(RuntimeError):
@@ -227,3 +231,56 @@ class PostgreSQL:
         self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.cleanup()
+
+
+class EmbeddedBroker:
+    """An MQTT 3.1.1 broker inside this process (amqtt), for the demo that installs nothing.
+
+    Anonymous, no persistence: the demo's edge outboxes and the hub's ledger carry the state.
+    """
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="embedded-broker", daemon=True)
+        self._broker: Any = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    def start(self) -> EmbeddedBroker:
+        from amqtt.broker import Broker  # noqa: PLC0415 - hub extra, only the demo needs it
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+        self._thread.start()
+        self._broker = Broker(config, loop=self._loop)
+        # start() returns once the listener is bound: no probe connection, which amqtt would log
+        # as a failed client.
+        asyncio.run_coroutine_threadsafe(self._broker.start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self._broker is not None:
+            shutdown = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
+            try:
+                shutdown.result(5)
+            except concurrent.futures.TimeoutError:
+                # amqtt waits for clients that never say goodbye; the process is ending anyway.
+                shutdown.cancel()
+            self._broker = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -218,6 +218,12 @@ class Ingest:
         return True
 
     def _classify(self, batch: _Batch, message: MQTTMessage) -> None:
+        if not message.topic.endswith(f"/{Kind.EVENT.value}"):
+            # Not ours to judge: amqtt 0.12 hands a new wildcard subscription retained
+            # messages from topics it does not match (access lists). Counted, acked, dropped.
+            self.metrics.inc("ingest_misrouted_total")
+            log.debug("ignored a message on %s, outside the event subscription", message.topic)
+            return
         payload = bytes(message.payload)
         try:
             batch.events.append(self._validate(message.topic, payload))
@@ -262,3 +268,4 @@ def _describe(metrics: Metrics) -> None:
     metrics.describe("ingest_batches_total", "Batches committed.")
     metrics.describe("ingest_acks_sent_total", "Ack messages published to devices.")
     metrics.describe("ingest_store_failures_total", "Batches the database refused (retried).")
+    metrics.describe("ingest_misrouted_total", "Messages the broker sent outside our subscription.")

@@ -30,7 +30,7 @@ def test_sqlite_connections_are_tuned(tmp_path: Path) -> None:
         "journal_mode": "wal",
         "foreign_keys": 1,
         "busy_timeout": 10000,
-        "synchronous": 1,
+        "synchronous": 2,
     }
     engine.dispose()
 

@@ -1,0 +1,62 @@
+"""The hub's FastAPI application, built from a session factory and the composition root's hooks.
+
+`create_app` holds no globals: everything a route needs hangs off `app.state`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.api import auth, errors, me, metrics, sessions, usage
+from hub.api.accounts import HASHER
+from hub.api.deps import now_utc
+from hub.api.ratelimit import FailedLogins
+from hub.api.registry import badges, machines, members, organisations, qualifications, sites
+from hub.ingest.metrics import Metrics
+
+ROUTERS = (
+    auth.router,
+    sites.router,
+    organisations.router,
+    members.router,
+    badges.router,
+    machines.router,
+    qualifications.router,
+    usage.router,
+    sessions.router,
+    me.router,
+    metrics.router,
+)
+
+
+def _nothing() -> None:
+    pass
+
+
+def create_app(
+    *,
+    sessions: sessionmaker[Session],
+    metrics: Metrics | None = None,
+    on_registry_change: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The API over `sessions`; `on_registry_change` runs after each committed registry write."""
+    app = FastAPI(
+        title="Machinerie hub",
+        summary="Registry, usage and sessions of a shared workshop's machines",
+        version="1",
+    )
+    app.state.sessions = sessions
+    app.state.metrics = metrics if metrics is not None else Metrics()
+    app.state.metrics.describe("api_logins", "Password logins to the hub API, by outcome")
+    app.state.on_registry_change = on_registry_change or _nothing
+    app.state.clock = now_utc
+    app.state.hasher = HASHER
+    app.state.failed_logins = FailedLogins(clock=time.monotonic)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,139 @@
+"""The hub's composition root: database, ingest, access-list sync and (when given) the web API.
+
+Every part connects lazily and retries on its own, so the hub starts with the broker or the
+database still down; `run` blocks until SIGTERM or SIGINT and then stops the parts in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Protocol
+
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub.acl.keys import load_or_create_signing_key
+from hub.acl.sync import AccessListSync, BrokerLogin
+from hub.db import make_engine, migrate, session_factory
+from hub.errors import StoreUnavailable
+from hub.ingest.consumer import Ingest
+from hub.ingest.metrics import Metrics
+from hub.ingest.sink import LedgerSink
+from hub.settings import ApiSettings, HubSettings
+
+log = logging.getLogger(__name__)
+
+
+class AppFactory(Protocol):
+    """What hub.api.app.create_app looks like: the ASGI app over the hub's shared parts."""
+
+    def __call__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+        on_registry_change: Callable[[], None],
+    ) -> Any: ...
+
+
+class WebServer:
+    """uvicorn in a thread of its own; signals stay with the hub's main thread."""
+
+    def __init__(self, app: Any, api: ApiSettings, log_level: str) -> None:
+        config = uvicorn.Config(app, host=api.host, port=api.port, log_level=log_level.lower())
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+
+    def start(self) -> WebServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+
+
+class Hub:
+    """Builds every part from settings (no I/O); `start` migrates and connects."""
+
+    def __init__(self, settings: HubSettings, *, app_factory: AppFactory | None = None) -> None:
+        self.settings = settings
+        self._app_factory = app_factory
+        self.engine = make_engine(settings.database)
+        self.sessions = session_factory(self.engine)
+        # One object for the ingest, the access-list sync and /metrics.
+        self.metrics = Metrics()
+        self.keys = load_or_create_signing_key(settings.data_dir)
+        password = settings.mqtt_password()
+        self.ingest = Ingest(settings.ingest_settings(), LedgerSink(self.engine), self.metrics)
+        login = BrokerLogin(
+            host=settings.mqtt.host,
+            port=settings.mqtt.port,
+            username=settings.mqtt.username,
+            password=password,
+            protocol=settings.mqtt.protocol,
+            prefix=settings.mqtt.prefix,
+        )
+        self.acl = AccessListSync(
+            self.engine,
+            self.keys,
+            login,
+            site=settings.site_id,
+            poll_s=settings.acl_poll_s,
+            metrics=self.metrics,
+        )
+        self._web: WebServer | None = None
+
+    def start(self) -> Hub:
+        try:
+            migrate(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"cannot migrate {self.settings.database}: {exc}") from exc
+        self.acl.start()
+        self.ingest.start()
+        if self._app_factory is not None:
+            app = self._app_factory(
+                sessions=self.sessions, metrics=self.metrics, on_registry_change=self.acl.changed
+            )
+            self._web = WebServer(app, self.settings.api, self.settings.log_level).start()
+        log.info("hub started (database %s)", self.engine.url.render_as_string())
+        return self
+
+    def stop(self) -> None:
+        if self._web is not None:
+            self._web.stop()
+            self._web = None
+        self.ingest.stop()
+        self.acl.stop()
+        self.engine.dispose()
+        log.info("hub stopped")
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Start, block until SIGTERM, SIGINT or `stop`, then stop (main thread only)."""
+        stop = stop or threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            # A timed wait, so a signal's handler is never stuck behind an uninterruptible lock.
+            while not stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def __enter__(self) -> Hub:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,287 @@
+"""`machinerie demo`: the whole pôle numérique of the ateliers Dony on one machine.
+
+An embedded MQTT broker (amqtt, MQTT 3.1.1), the hub on SQLite, five edge agents on simulated
+readers and gpiozero's mock pins (CNC mill, laser cutter, three 3D printers), a seeded
+cooperative, and artisans badging through a compressed working day. A live view shows who is on
+which machine; the end prints the month's usage from the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import func, select
+
+from contracts.models import Event
+from edge.agent import Agent
+from edge.app import build
+from edge.clock import ScaledClock
+from edge.hw.simreader import SimulatedReader
+from hub.api.accounts import create_user
+from hub.cli import api_factory
+from hub.db import migrate
+from hub.ledger.models import EventRecord, MachineSession
+from hub.ledger.usage import UsageRow, month_period, usage
+from hub.registry.numbers import member_ref
+from hub.service import Hub
+from hub.settings import ApiSettings, HubSettings, MqttSettings
+from machinerie.ackhub import AckingHub, wait_until
+from machinerie.cooperative import MACHINES, Artisan, seed
+from machinerie.sandbox import agent_config
+from machinerie.servers import EmbeddedBroker, free_port
+from machinerie.workday import DAY_S, Tap, plan_day
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+@dataclass
+class Machine:
+    machine_id: str
+    name: str
+    agent: Agent
+    thread: threading.Thread
+
+    @property
+    def reader(self) -> SimulatedReader:
+        reader = self.agent.parts.reader
+        assert isinstance(reader, SimulatedReader)
+        return reader
+
+    def relay_on(self) -> bool:
+        return bool(self.agent.parts.power.is_on)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rows: list[UsageRow]
+    ledger_seconds: int
+    events_sent: int
+    events_recorded: int
+
+    @property
+    def consistent(self) -> bool:
+        return sum(r.badge_seconds for r in self.rows) == self.ledger_seconds and (
+            self.events_sent == self.events_recorded
+        )
+
+
+class Fablab:
+    """Everything the demo runs, started and stopped in a safe order."""
+
+    def __init__(
+        self, folder: Path, port: int, *, speed: float, seed_value: int, console: Console
+    ) -> None:
+        self.folder, self.port, self.console = folder, port, console
+        self.rng = random.Random(seed_value)
+        day = datetime.now(BRUSSELS).replace(hour=8, minute=0, second=0, microsecond=0)
+        self.clock = ScaledClock(day, speed)
+        self.hub = Hub(_hub_settings(folder, port), app_factory=api_factory())
+        self.manager_password = secrets.token_urlsafe(9)
+        self.artisans: list[Artisan] = []
+        self.machines: list[Machine] = []
+        self.log: list[str] = []
+        self.stop_agents = threading.Event()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        migrate(self.hub.engine)
+        with self.hub.sessions.begin() as session:
+            self.artisans = seed(session, rng=self.rng, now=self.clock.now())
+            create_user(session, username="manager", password=self.manager_password, role="manager")
+        self.hub.start()
+        self.machines = [self._start_agent(m.machine_id, m.name) for m in MACHINES]
+        for machine in self.machines:
+            if not wait_until(lambda m=machine: m.agent.parts.acl.index is not None, 20):  # type: ignore[misc]
+                raise RuntimeError(f"{machine.machine_id} never got its access list")
+
+    def _start_agent(self, machine_id: str, name: str) -> Machine:
+        config = agent_config(
+            self.folder / machine_id,
+            self.port,
+            self.hub.keys,
+            device=machine_id,
+            protocol="3.1.1",
+            idle_timeout_s=3 * 3600,  # no job sensing here: only a walk-away ends by timeout
+            heartbeat_s=60,
+        )
+        agent = build(config, clock=self.clock)
+        thread = threading.Thread(
+            target=agent.run, args=(self.stop_agents,), name=machine_id, daemon=True
+        )
+        thread.start()
+        if not agent.ready.wait(20):
+            raise RuntimeError(f"the agent for {machine_id} did not start")
+        return Machine(machine_id, name, agent, thread)
+
+    def stop(self) -> int:
+        """Stop the agents (open sessions end), let the hub record everything; events sent."""
+        self.stop_agents.set()
+        for machine in self.machines:
+            machine.thread.join(20)
+        sent = sum(m.agent.parts.outbox.last_seq for m in self.machines)
+        wait_until(lambda: self.recorded() >= sent, 20)
+        self.hub.stop()
+        return sent
+
+    def recorded(self) -> int:
+        with self.hub.sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(EventRecord)) or 0)
+
+    # ------------------------------------------------------------ the day
+
+    def play(self, taps: list[Tap], deadline: float) -> None:
+        readers = {m.machine_id: m.reader for m in self.machines}
+        pending = list(taps)
+        with Live(self.view(), console=self.console, refresh_per_second=4, transient=False) as live:
+            while time.monotonic() < deadline and self.clock.elapsed() < DAY_S + 1800:
+                while pending and pending[0].at_s <= self.clock.elapsed():
+                    tap = pending.pop(0)
+                    readers[tap.machine_id].present(tap.uid)
+                live.update(self.view())
+                time.sleep(0.1)
+
+    def on_event(self, event: Event) -> None:
+        data = event.data.model_dump(mode="json")
+        who = self._name(str(data.get("member_id") or "")) or data.get("badge_uid", "")
+        detail = data.get("reason") or data.get("end_reason") or ""
+        at = event.time.astimezone(BRUSSELS).strftime("%H:%M")
+        self.log = [
+            *self.log[-7:],
+            f"{at} {event.machine_id:<10} {event.type.value:<17} {who} {detail}",
+        ]
+
+    def view(self) -> Group:
+        table = Table(
+            title=f"Pôle numérique, ateliers Dony · {self.clock.now().astimezone(BRUSSELS):%H:%M}"
+        )
+        for column in ("machine", "power", "on it", "since"):
+            table.add_column(column)
+        for machine in self.machines:
+            table.add_row(*self._row(machine))
+        return Group(table, "\n".join(self.log))
+
+    def _row(self, machine: Machine) -> tuple[str, str, str, str]:
+        holder = machine.agent.parts.machine.holder
+        power = "[bold green]ON[/]" if machine.relay_on() else "[dim]off[/]"
+        if holder is None:
+            return machine.name, power, "", ""
+        since = holder.started_at.astimezone(BRUSSELS).strftime("%H:%M")
+        return machine.name, power, self._name(holder.member_id) or holder.member_id, since
+
+    def _name(self, ref: str) -> str:
+        return next((a.name for a in self.artisans if member_ref(a.member_id) == ref), "")
+
+    # ------------------------------------------------------------ the usage table
+
+    def outcome(self, sent: int) -> Outcome:
+        month = f"{self.clock.now().astimezone(BRUSSELS):%Y-%m}"
+        start, end = month_period(month)
+        with self.hub.sessions() as session:
+            rows = usage(session, group_by="member", month=month)
+            ledger = session.scalar(
+                select(func.coalesce(func.sum(MachineSession.badge_seconds), 0)).where(
+                    MachineSession.ended_at.is_not(None),
+                    MachineSession.started_at >= _local_midnight(start),
+                    MachineSession.started_at < _local_midnight(end),
+                )
+            )
+        return Outcome(rows, int(ledger or 0), sent, self.recorded())
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), BRUSSELS)
+
+
+def _hub_settings(folder: Path, port: int) -> HubSettings:
+    return HubSettings(
+        data_dir=folder / "hub",
+        mqtt=MqttSettings(host="127.0.0.1", port=port, protocol="3.1.1"),
+        api=ApiSettings(port=free_port()),
+        log_level="WARNING",
+    )
+
+
+def usage_table(outcome: Outcome) -> Table:
+    table = Table(title="Usage this month (ledger)")
+    for column, justify in (("member", "left"), ("sessions", "right"), ("hours", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in outcome.rows:
+        table.add_row(row.label, str(row.sessions), f"{row.hours}")
+    total = sum(r.badge_seconds for r in outcome.rows)
+    table.add_row(
+        "[bold]total[/]", str(sum(r.sessions for r in outcome.rows)), f"{total / 3600:.2f}"
+    )
+    return table
+
+
+def run(
+    console: Console, folder: Path, port: int, *, duration: float, speed: float, seed_value: int
+) -> Outcome:
+    lab = Fablab(folder, port, speed=speed, seed_value=seed_value, console=console)
+    observer: AckingHub | None = None
+    try:
+        lab.start()
+        observer = AckingHub(
+            port, protocol="3.1.1", acking=False, client_id="demo-view", on_event=lab.on_event
+        ).start()
+        taps = plan_day(lab.rng, lab.artisans)
+        api = lab.hub.settings.api
+        console.print(
+            f"API on http://{api.host}:{api.port}/docs · login manager / {lab.manager_password}"
+        )
+        console.print(
+            f"{len(lab.artisans)} artisans, {len(taps)} badge taps planned; "
+            f"1 s = {speed / 60:.0f} min of workshop time"
+        )
+        lab.play(taps, time.monotonic() + duration)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        if observer is not None:
+            observer.stop()
+        sent = lab.stop()
+    outcome = lab.outcome(sent)
+    console.print(usage_table(outcome))
+    console.print(
+        f"events sent by the machines: {outcome.events_sent} · in the ledger: "
+        f"{outcome.events_recorded} · usage total matches the ledger: {outcome.consistent}"
+    )
+    return outcome
+
+
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Real seconds to run; default: the whole day.")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=1, help="Workshop seconds per real second (240: 4 min a second).")
+    ] = 240.0,
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Same seed, same cooperative and day.")
+    ] = 7,
+) -> None:
+    """The whole pôle numérique on one machine: broker, hub, five machines, a working day."""
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)  # it logs every client that hangs up
+    console = Console()
+    seconds = duration if duration is not None else (DAY_S + 1800) / speed
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="machinerie-demo-") as tmp:
+        outcome = run(
+            console, Path(tmp), broker.port, duration=seconds, speed=speed, seed_value=seed_value
+        )
+    if not outcome.consistent:
+        raise typer.Exit(1)
