@@ -14,10 +14,10 @@ from typing import Any
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contracts.mqtt import session_properties
 from contracts.topics import DEVICE_WRITES, HUB_WRITES, Kind, topic
 from edge.config import DeviceConfig, MqttConfig
 from edge.errors import ConfigError
@@ -195,7 +195,7 @@ class MqttLink:
                     mqtt.port,
                     mqtt.keepalive_s,
                     clean_start=False,
-                    properties=_session_properties(),
+                    properties=session_properties(SESSION_EXPIRY_S),
                 )
             else:
                 attempt.client.connect(mqtt.host, mqtt.port, mqtt.keepalive_s)
@@ -319,12 +319,6 @@ class MqttLink:
         with self._lock:
             attempt = self._attempt
         return attempt if attempt is not None and attempt.client is client else None
-
-
-def _session_properties() -> Properties:
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = SESSION_EXPIRY_S
-    return properties
 
 
 def _read_password(mqtt: MqttConfig) -> str | None:

@@ -17,13 +17,13 @@ from typing import Any, Literal
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts.codec import decode_event, encode
 from contracts.errors import InvalidPayload, InvalidTopic
 from contracts.models import Ack, Event
+from contracts.mqtt import connect_persistent
 from contracts.topics import DEFAULT_PREFIX, Kind, site_filter, topic
 from edge.link import QuietDisconnect
 
@@ -122,15 +122,9 @@ class AckingHub:
 
     def start(self, timeout: float = 10.0) -> AckingHub:
         """Connect (waiting up to `timeout` for the subscription) and start acking."""
-        if self._v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            # Without it an MQTT 5 session, and the events queued in it, ends at disconnect.
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
-            self._client.connect_async(
-                self._host, self._port, 30, clean_start=False, properties=properties
-            )
-        else:
-            self._client.connect_async(self._host, self._port, 30)
+        connect_persistent(
+            self._client, self._host, self._port, v5=self._v5, expiry_s=SESSION_EXPIRY_S
+        )
         self._client.loop_start()
         self._flusher = threading.Thread(target=self._flush_loop, name="ackhub-flush", daemon=True)
         self._flusher.start()

@@ -19,13 +19,13 @@ from typing import Any, Literal, Protocol
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts import codec
 from contracts.errors import ContractError
 from contracts.models import Ack, Event
+from contracts.mqtt import connect_persistent
 from contracts.topics import DEFAULT_PREFIX, Kind, parse, site_filter, topic
 from edge.link import QuietDisconnect
 from hub.ingest.metrics import Metrics
@@ -93,13 +93,9 @@ class Ingest:
 
     def start(self, timeout: float = 10.0) -> Ingest:
         s = self.settings
-        if s.protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            # Without it a v5 session, and the events queued in it, ends at disconnect.
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
-            self._client.connect_async(s.host, s.port, 30, clean_start=False, properties=properties)
-        else:
-            self._client.connect_async(s.host, s.port, 30)
+        connect_persistent(
+            self._client, s.host, s.port, v5=s.protocol == "5", expiry_s=SESSION_EXPIRY_S
+        )
         self._client.loop_start()
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
         self._worker.start()
