@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.signing import KeyPair
 from hub.acl.keys import load_or_create_signing_key, trusted_key_line
-from hub.db import make_engine, migrate, session_factory
+from hub.db import make_engine, migrate, session_factory, writing
 from hub.devices import hub_password
 from hub.errors import HubError
 from hub.ledger.usage import UsageGroup, UsageRow
@@ -125,7 +125,7 @@ def add_user(
     engine = make_engine(settings.database)
     try:
         migrate(engine)
-        with session_factory(engine).begin() as session:
+        with writing(session_factory(engine)) as session:
             _guard(
                 lambda: create_user(
                     session, username=username, password=password, role=role, member_id=member_id

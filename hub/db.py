@@ -6,6 +6,8 @@ timezone-aware UTC values; `migrate` brings any database to the schema the code 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+IMMEDIATE = "machinerie_immediate"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `sqlite:///path` or `postgresql+psycopg://...`, tuned for the hub."""
     parsed = make_url(url)
@@ -92,7 +97,20 @@ def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoo
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Deferred by default, so readers never queue behind writers. A transaction that reads and
+    # then writes must say so (see `writing`): in WAL mode its upgrade to a writer fails at once
+    # with "database is locked" if another connection committed meanwhile, whatever the busy
+    # timeout.
+    immediate = connection.get_execution_options().get(IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that will write: on SQLite it takes the write lock up front."""
+    with sessions.begin() as session:
+        session.connection(execution_options={IMMEDIATE: True})
+        yield session
 
 
 def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:

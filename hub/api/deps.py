@@ -19,15 +19,22 @@ from hub.api.accounts import Principal, resolve_token
 from hub.api.errors import Forbidden, Unauthenticated
 from hub.api.models import UserRole
 from hub.api.ratelimit import FailedLogins
+from hub.db import IMMEDIATE
 from hub.ingest.metrics import Metrics
 
 # auto_error=False: a missing token goes through our error boundary like any other 401.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 bearer = HTTPBearer(auto_error=False, description="A login token or an API token")
 
 
 def get_session(request: Request) -> Iterator[Session]:
     sessions: sessionmaker[Session] = request.app.state.sessions
     with sessions() as session:
+        if request.method not in READ_ONLY_METHODS:
+            # A request that writes reads first (who is asking, does it exist): on SQLite it
+            # must hold the write lock from the start, or a commit by the ingest in between
+            # fails it with "database is locked" (hub.db.writing).
+            session.connection(execution_options={IMMEDIATE: True})
         yield session
 
 

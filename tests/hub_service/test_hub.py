@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from contracts.signing import load_public_key, open_access_list
 from contracts.topics import Kind, topic
 from hub.cli import api_factory, app
+from hub.db import writing
 from hub.ledger.models import EventRecord, MachineSession
 from hub.registry import service
 from hub.service import Hub
@@ -48,7 +49,7 @@ def test_registry_to_edge_to_ledger_to_usage_and_revocation(
         sandbox.badge(ALICE.uid)
         sandbox.wait_relay(True)
         # Written as the CLI or another replica would: nobody tells this hub, it polls.
-        with hub.sessions.begin() as db:
+        with writing(hub.sessions) as db:
             service.revoke_qualification(db, member_id=registry.alice, machine_id=DEVICE)
         revoked = time.monotonic()
         sandbox.wait_relay(False, timeout=5)
@@ -86,7 +87,7 @@ def test_a_change_announced_in_process_skips_the_poll(
     with Hub(settings) as hub, edge(tmp_path, mosquitto.port, hub.keys) as sandbox:
         assert wait_until(lambda: sandbox.acl_version() == hub.acl.published_version, 10)
         first = sandbox.acl_version()
-        with hub.sessions.begin() as db:
+        with writing(hub.sessions) as db:
             service.grant_qualification(
                 db, member_id=registry.bruno, machine_id=DEVICE, role="user", granted_by="test"
             )
