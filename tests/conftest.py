@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
+from sqlalchemy import Engine
 
+from hub.db import make_engine, migrate
 from machinerie.servers import Mosquitto, PostgreSQL
 
 
@@ -44,3 +47,16 @@ def postgres_url(postgres_server: PostgreSQL) -> str:
     """A fresh, empty PostgreSQL database for this test (SQLAlchemy URL, psycopg 3)."""
     name = "t_" + uuid.uuid4().hex[:16]
     return postgres_server.create_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A freshly migrated, empty hub database: every test using it runs on both backends."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'var' / 'hub.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    made = make_engine(url)
+    migrate(made)
+    yield made
+    made.dispose()

@@ -16,20 +16,8 @@ from pathlib import Path
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data`, created with `mode` from the start (never briefly wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates the file 0600; chmod before any byte is written, then rename over.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with _complete_temporary(path, data, mode) as tmp:
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     _fsync_folder(path.parent)
 
 
@@ -39,7 +27,20 @@ def create_exclusively(path: Path, data: bytes, mode: int = 0o600) -> bool:
     Hard-linking a complete temporary file makes creation atomic *and* exclusive, so two hub
     replicas starting together never both generate a key and overwrite each other's.
     """
+    with _complete_temporary(path, data, mode) as tmp:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    _fsync_folder(path.parent)
+    return True
+
+
+@contextlib.contextmanager
+def _complete_temporary(path: Path, data: bytes, mode: int) -> Iterator[str]:
+    """A fsynced temporary file beside `path` holding `data`; removed afterwards if still there."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file 0600; chmod before any byte is written.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -47,15 +48,10 @@ def create_exclusively(path: Path, data: bytes, mode: int = 0o600) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
+        yield tmp
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    _fsync_folder(path.parent)
-    return True
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,25 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.api.accounts import create_user
 from hub.api.app import create_app
 from hub.api.models import UserRole
-from hub.db import make_engine, migrate, session_factory
+from hub.db import session_factory
 from hub.ingest.metrics import Metrics
 from tests.hub.factories import T0
 
 # argon2 at its production cost takes a fifth of a second per hash; tests need not pay it.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A freshly migrated, empty hub database (as in tests/hub)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'var' / 'hub.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    engine = make_engine(url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @dataclass

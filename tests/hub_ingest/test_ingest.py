@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
-import pytest
 from paho.mqtt.client import Client
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
@@ -16,26 +14,13 @@ from sqlalchemy.engine import Engine
 from contracts.codec import encode
 from contracts.models import AccessDenied, DenyReason, Event, EventType
 from contracts.topics import Kind, topic
-from hub.db import make_engine, migrate, session_factory
+from hub.db import session_factory
 from hub.ingest.consumer import Ingest, IngestSettings
 from hub.ingest.sink import LedgerSink
 from hub.ledger.models import DeadLetter, EventRecord, MachineSession
 from machinerie.ackhub import wait_until
 from machinerie.sandbox import ALICE, BRUNO, DEVICE, SITE, Sandbox
 from machinerie.servers import Mosquitto
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (
-        f"sqlite:///{tmp_path / 'hub.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    made = make_engine(url)
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def count(engine: Engine, model: type[object]) -> int:
