@@ -116,6 +116,7 @@ class AckingHub:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
         return client
 
     # ------------------------------------------------------------------ lifecycle
@@ -168,8 +169,21 @@ class AckingHub:
             return
         # Subscribe on every connect: after a broker SIGKILL the stored session may be gone.
         client.subscribe(site_filter(Kind.EVENT, prefix=self._prefix), qos=1)
-        self._connected.set()
         log.info("ack hub connected to %s:%d", self._host, self._port)
+
+    def _handle_subscribe(
+        self,
+        _client: Client,
+        _userdata: Any,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        # Ready once the SUBACK is in: events sent before it would reach no subscriber.
+        if any(reason.is_failure for reason in reasons):
+            log.warning("ack hub: broker refused the subscription: %s", reasons)
+            return
+        self._connected.set()
 
     def _handle_disconnect(
         self,

@@ -133,6 +133,7 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def subscription(self) -> str:
@@ -153,8 +154,22 @@ class Ingest:
             return
         # Subscribed again on every connect: after a broker crash the stored session may be gone.
         client.subscribe(self.subscription(), qos=1)
+        log.info("hub ingest connected, subscribing to %s", self.subscription())
+
+    def _on_subscribe(
+        self,
+        _client: Client,
+        _userdata: Any,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        # Ready only once the broker granted the subscription: an event published before
+        # the SUBACK would otherwise find no subscriber and no stored session to queue it.
+        if any(reason.is_failure for reason in reasons):
+            log.error("broker refused the hub's subscription: %s", reasons)
+            return
         self._connected.set()
-        log.info("hub ingest connected, subscribed to %s", self.subscription())
 
     def _on_disconnect(
         self,
