@@ -102,6 +102,10 @@ class SessionEnded(Model):
     end_requested_at: UtcTime | None = None
     # True when the agent died and the end time is the session's last heartbeat on disk.
     unclean: bool = False
+    # What the machine's controller and power meter measured during the session, when the
+    # device has a firmware bridge: spindle on, laser firing or printing; energy drawn.
+    busy_s: Annotated[float, Field(ge=0)] | None = None
+    energy_wh: Annotated[float, Field(ge=0)] | None = None
 
 
 class AccessDenied(Model):
@@ -147,6 +151,31 @@ class Alarm(Model):
     active: bool = True
 
 
+JobOutcome = Literal["completed", "cancelled", "error", "interrupted"]
+JobName = Annotated[str, Field(max_length=200)]
+JobId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class JobStarted(Model):
+    """The machine's controller started a job (a print, a cut, a milling program)."""
+
+    job_id: JobId
+    name: JobName = ""
+    started_at: UtcTime
+    session_id: UUID | None = None  # the session holding the machine then, if any
+
+
+class JobEnded(Model):
+    job_id: JobId
+    name: JobName = ""
+    started_at: UtcTime
+    ended_at: UtcTime
+    outcome: JobOutcome
+    busy_s: Annotated[float, Field(ge=0)]
+    energy_wh: Annotated[float, Field(ge=0)] | None = None
+    session_id: UUID | None = None
+
+
 class EventType(StrEnum):
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"
@@ -157,6 +186,8 @@ class EventType(StrEnum):
     AGENT_STARTED = "agent_started"
     ACL_APPLIED = "acl_applied"
     ALARM = "alarm"
+    JOB_STARTED = "job_started"
+    JOB_ENDED = "job_ended"
 
 
 EventData = (
@@ -169,6 +200,8 @@ EventData = (
     | AgentStarted
     | AclApplied
     | Alarm
+    | JobStarted
+    | JobEnded
 )
 
 DATA_BY_TYPE: dict[EventType, type[Model]] = {
@@ -181,6 +214,8 @@ DATA_BY_TYPE: dict[EventType, type[Model]] = {
     EventType.AGENT_STARTED: AgentStarted,
     EventType.ACL_APPLIED: AclApplied,
     EventType.ALARM: Alarm,
+    EventType.JOB_STARTED: JobStarted,
+    EventType.JOB_ENDED: JobEnded,
 }
 
 # Losing one of these loses money or an audit trail: the outbox never drops them.

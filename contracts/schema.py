@@ -35,6 +35,8 @@ from contracts.models import (
     Event,
     EventData,
     EventType,
+    JobEnded,
+    JobStarted,
     LockoutChanged,
     MachineState,
     OpenSession,
@@ -175,6 +177,8 @@ def example_data() -> dict[EventType, EventData]:
             ended_at=_at(25),
             end_reason=EndReason.BADGE_OUT,
             end_requested_at=_at(20),
+            busy_s=1260.4,
+            energy_wh=512.0,
         ),
         EventType.ACCESS_DENIED: AccessDenied(
             badge_uid="5A00C3D2E1", member_id="m-0007", reason=DenyReason.NOT_QUALIFIED
@@ -190,6 +194,19 @@ def example_data() -> dict[EventType, EventData]:
         EventType.ACL_APPLIED: AclApplied(version=17, entries=2),
         EventType.ALARM: Alarm(
             code="lid_open", severity="warning", message="lid opened while the laser was firing"
+        ),
+        EventType.JOB_STARTED: JobStarted(
+            job_id="000042", name="bracket_v3.dxf", started_at=_at(2), session_id=SESSION_ID
+        ),
+        EventType.JOB_ENDED: JobEnded(
+            job_id="000042",
+            name="bracket_v3.dxf",
+            started_at=_at(2),
+            ended_at=_at(19),
+            outcome="completed",
+            busy_s=802.5,
+            energy_wh=420.7,
+            session_id=SESSION_ID,
         ),
     }
 

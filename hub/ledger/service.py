@@ -23,7 +23,6 @@ from contracts.models import (
     SessionStarted,
 )
 from hub.db import upsert
-from hub.errors import Invalid, NotFound
 from hub.ledger.models import DeadLetter, EventRecord, MachineSession
 from hub.registry.sightings import Sighting, note_sightings
 
@@ -111,7 +110,15 @@ def apply_sessions(session: Session, events: Sequence[Event]) -> None:
         session.execute(stmt, started)
     if ended:
         stmt = upsert(session, table)  # type: ignore[arg-type]
-        ending = ("ended_at", "end_reason", "end_requested_at", "unclean", "badge_seconds")
+        ending = (
+            "ended_at",
+            "end_reason",
+            "end_requested_at",
+            "unclean",
+            "badge_seconds",
+            "busy_seconds",
+            "energy_wh",
+        )
         # The first end wins; a second session_ended for the same session changes nothing.
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.session_id],
@@ -137,6 +144,8 @@ def _common(event: Event, data: SessionStarted | SessionEnded) -> dict[str, Any]
         "end_requested_at": None,
         "unclean": False,
         "badge_seconds": None,
+        "busy_seconds": None,
+        "energy_wh": None,
     }
 
 
@@ -157,6 +166,8 @@ def _ended(event: Event) -> dict[str, Any]:
         "end_requested_at": data.end_requested_at,
         "unclean": data.unclean,
         "badge_seconds": badge_seconds(data.started_at, data.ended_at),
+        "busy_seconds": None if data.busy_s is None else round(data.busy_s),
+        "energy_wh": data.energy_wh,
     }
 
 
@@ -174,20 +185,6 @@ def _sightings(events: Sequence[Event], *, received_at: datetime) -> list[Sighti
             seen_at = event.time if event.clock_synced else received_at
             found.append(Sighting(data.badge_uid, event.machine_id, event.device_id, seen_at))
     return found
-
-
-def record_machine_usage(
-    session: Session, *, session_id: UUID, busy_seconds: int | None, energy_wh: float | None
-) -> MachineSession:
-    """What the controller reported for a session: time actually working, energy drawn."""
-    row = session.get(MachineSession, session_id)
-    if row is None:
-        raise NotFound(f"no session {session_id}")
-    if (busy_seconds is not None and busy_seconds < 0) or (energy_wh is not None and energy_wh < 0):
-        raise Invalid("busy seconds and energy cannot be negative")
-    row.busy_seconds = busy_seconds
-    row.energy_wh = energy_wh
-    return row
 
 
 def dead_letter(

@@ -49,6 +49,8 @@ from contracts.models import (
     Event,
     EventData,
     EventType,
+    JobEnded,
+    JobStarted,
     LockoutChanged,
     PowerOffDeferred,
     Role,
@@ -410,6 +412,7 @@ times = st.datetimes(
     timezones=st.timezones(),
 ).map(lambda value: value.replace(microsecond=value.microsecond // 1000 * 1000))
 maybe_uuids = st.none() | st.uuids()
+seconds = st.floats(min_value=0, max_value=1e9, allow_nan=False)
 
 DATA_STRATEGIES: dict[EventType, st.SearchStrategy[EventData]] = {
     EventType.SESSION_STARTED: st.builds(
@@ -431,6 +434,8 @@ DATA_STRATEGIES: dict[EventType, st.SearchStrategy[EventData]] = {
         end_reason=st.sampled_from(EndReason),
         end_requested_at=st.none() | times,
         unclean=st.booleans(),
+        busy_s=st.none() | seconds,
+        energy_wh=st.none() | seconds,
     ),
     EventType.ACCESS_DENIED: st.builds(
         AccessDenied,
@@ -468,6 +473,24 @@ DATA_STRATEGIES: dict[EventType, st.SearchStrategy[EventData]] = {
         severity=st.sampled_from(["info", "warning", "critical"]),
         message=texts,
         active=st.booleans(),
+    ),
+    EventType.JOB_STARTED: st.builds(
+        JobStarted,
+        job_id=st.text(min_size=1, max_size=100),
+        name=st.text(max_size=200),
+        started_at=times,
+        session_id=maybe_uuids,
+    ),
+    EventType.JOB_ENDED: st.builds(
+        JobEnded,
+        job_id=st.text(min_size=1, max_size=100),
+        name=st.text(max_size=200),
+        started_at=times,
+        ended_at=times,
+        outcome=st.sampled_from(["completed", "cancelled", "error", "interrupted"]),
+        busy_s=seconds,
+        energy_wh=st.none() | seconds,
+        session_id=maybe_uuids,
     ),
 }
 

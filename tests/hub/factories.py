@@ -76,8 +76,9 @@ def ended(
     member: str = "m-0001",
     seq: int = 2,
     reason: str = "badge_out",
+    machine: dict[str, float] | None = None,
 ) -> Event:
-    data = {
+    data: dict[str, object] = {
         "session_id": str(session_id),
         "badge_uid": "04A2246AB12C80",
         "member_id": member,
@@ -85,6 +86,7 @@ def ended(
         "ended_at": end.isoformat(),
         "end_reason": reason,
         "unclean": reason == "unclean_shutdown",
+        **(machine or {}),
     }
     return event("session_ended", data, seq=seq, time=end)
 

@@ -14,7 +14,6 @@ from hub.ledger.service import (
     dead_letter,
     record_batch,
     record_events,
-    record_machine_usage,
 )
 from tests.hub.factories import T0, denied, ended, started
 
@@ -91,12 +90,17 @@ def test_end_before_start_and_a_second_end(db: Session) -> None:
 
 
 def test_the_firmware_bridge_adds_machine_time(db: Session) -> None:
-    sid = uuid.uuid4()
-    record_events(db, [ended(sid, T0, END)], received_at=END)
-    record_machine_usage(db, session_id=sid, busy_seconds=1200, energy_wh=310.5)
+    bridged, bare = uuid.uuid4(), uuid.uuid4()
+    measured = {"busy_s": 1199.6, "energy_wh": 310.5}
+    record_events(
+        db,
+        [ended(bridged, T0, END, machine=measured), ended(bare, T0, END, seq=3)],
+        received_at=END,
+    )
     db.commit()
-    [only] = _sessions(db)
-    assert (only.busy_seconds, only.energy_wh) == (1200, 310.5)
+    rows = {row.session_id: row for row in _sessions(db)}
+    assert (rows[bridged].busy_seconds, rows[bridged].energy_wh) == (1200, 310.5)
+    assert (rows[bare].busy_seconds, rows[bare].energy_wh) == (None, None)
 
 
 def test_dead_letters_are_kept_bounded(db: Session) -> None:
