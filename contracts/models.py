@@ -38,6 +38,8 @@ def _iso_z(value: datetime) -> str:
 UtcTime = Annotated[
     AwareDatetime, AfterValidator(_to_utc), PlainSerializer(_iso_z, return_type=str)
 ]
+# A measured quantity: finite (JSON has no infinity, Python's parser would still take one).
+Measure = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 # Upper-case hex of the whole UID: 4, 7 or 10 bytes for ISO 14443-A, 5 for EM4100 fobs.
 BadgeUid = Annotated[str, Field(pattern=r"^(?:[0-9A-F]{2}){1,16}$", examples=["04A2246AB12C80"])]
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["laser-1"])]
@@ -104,8 +106,8 @@ class SessionEnded(Model):
     unclean: bool = False
     # What the machine's controller and power meter measured during the session, when the
     # device has a firmware bridge: spindle on, laser firing or printing; energy drawn.
-    busy_s: Annotated[float, Field(ge=0)] | None = None
-    energy_wh: Annotated[float, Field(ge=0)] | None = None
+    busy_s: Measure | None = None
+    energy_wh: Measure | None = None
 
 
 class AccessDenied(Model):
@@ -171,8 +173,8 @@ class JobEnded(Model):
     started_at: UtcTime
     ended_at: UtcTime
     outcome: JobOutcome
-    busy_s: Annotated[float, Field(ge=0)]
-    energy_wh: Annotated[float, Field(ge=0)] | None = None
+    busy_s: Measure
+    energy_wh: Measure | None = None
     session_id: UUID | None = None
 
 

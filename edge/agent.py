@@ -28,11 +28,13 @@ from contracts.topics import Kind
 from edge import __version__, journal
 from edge.access import decide
 from edge.acl_cache import Outcome
+from edge.bridging import JOB_STATES, MachineBook
 from edge.errors import OutboxError
 from edge.hub_commands import CommandFilter
 from edge.hw.ports import Signal
 from edge.inbox import (
     BadgeSeen,
+    BridgeReport,
     Incoming,
     Item,
     JobReported,
@@ -59,6 +61,7 @@ from edge.session import (
     Tick,
 )
 from edge.session import Command as MachineCommand
+from firmware_bridge.tracker import AlarmChanged, InterlockChanged, JobBegan, JobFinished, Output
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ class Agent:
         self.ready = threading.Event()
         self._alarms: dict[str, bool] = {}
         self._last_tick = self._last_heartbeat = self._last_status = self._last_watchdog = 0.0
+        self._last_telemetry = 0.0
+        self._book = None if parts.bridge is None else MachineBook(parts.bridge)
         self._commands = CommandFilter(self.counters)
         self._reader_thread: threading.Thread | None = None
 
@@ -150,6 +155,8 @@ class Agent:
         self._reader_thread.start()
         p.publisher.start()
         p.link.start()
+        if p.bridge is not None:
+            p.bridge.start()
 
     def shutdown(self, stop: threading.Event) -> None:
         p = self.parts
@@ -159,6 +166,8 @@ class Agent:
             self._feed(Shutdown(at=p.clock.now(), mono=p.clock.monotonic()))
         finally:
             p.power.off()
+        if p.bridge is not None:
+            p.bridge.stop()
         self._flush_outbox(FLUSH_ON_STOP_S)
         p.link.stop()
         p.publisher.stop()
@@ -197,6 +206,9 @@ class Agent:
                 self._feed(LogoutPressed(**self._now()))
             case JobReported(job):
                 self._feed(JobChanged(job=job, **self._now()))
+            case BridgeReport(outputs):
+                for output in outputs:
+                    self._on_bridge(output)
             case Incoming(kind, payload):
                 self._on_message(kind, payload)
             case ReaderFault(message):
@@ -230,6 +242,7 @@ class Agent:
             journal.heartbeat(p.store, p.clock.now())
         if mono - self._last_status >= p.config.watchdog.status_interval_s:
             self.publish_status()
+        self._publish_telemetry(mono)
         self._pet_watchdog(mono)
 
     def _pet_watchdog(self, mono: float) -> None:
@@ -270,13 +283,19 @@ class Agent:
                         return
                 case PowerOn():
                     p.power.on()
+                    if p.bridge is not None:
+                        p.bridge.power(True)
                 case PowerOff():
                     p.power.off()
+                    if p.bridge is not None:
+                        p.bridge.power(False)
                 case Indicate(signal):
                     p.indicator.show(signal)
 
     def _record(self, command: Record) -> bool:
         """Store one event; False stops the batch (no power for an unrecorded session)."""
+        if self._book is not None:
+            command = self._book.annotate(command)
         try:
             self.parts.recorder.record(command.type, command.data, command.journal)
         except OutboxError as exc:
@@ -306,6 +325,33 @@ class Agent:
             {"code": code, "severity": severity, "message": message[:500], "active": active}
         )
         self._record(Record(EventType.ALARM, alarm))
+
+    # ------------------------------------------------------------ the firmware bridge
+
+    def _on_bridge(self, output: Output) -> None:
+        book = self._book
+        assert book is not None
+        match output:
+            case InterlockChanged(interlock):
+                self._feed(JobChanged(job=JOB_STATES[interlock], **self._now()))
+            case JobBegan():
+                holder = self.parts.machine.holder
+                self._record(book.job_started(output, holder.session_id if holder else None))
+            case JobFinished():
+                self._record(book.job_ended(output))
+            case AlarmChanged(code, severity, message, active):
+                self._alarm(code, severity, message, active=active)
+
+    def _publish_telemetry(self, mono: float) -> None:
+        p = self.parts
+        if self._book is None or p.config.bridge is None:
+            return
+        if mono - self._last_telemetry < p.config.bridge.telemetry_interval_s:
+            return
+        self._last_telemetry = mono
+        if p.link.connected:  # QoS 0 and never queued: a missed sample costs nothing
+            telemetry = self._book.telemetry(p.identity, p.clock)
+            p.link.publish(Kind.TELEMETRY, codec.encode(telemetry), qos=0)
 
     # ------------------------------------------------------------ messages from the hub
 

@@ -23,7 +23,7 @@ from edge.config import EdgeConfig
 from edge.errors import ConfigError
 from edge.hw import gpio
 from edge.hw.readers import open_reader
-from edge.inbox import Incoming, JobReported, LogoutRequested
+from edge.inbox import BridgeReport, Incoming, Item, JobReported, LogoutRequested
 from edge.link import MqttLink
 from edge.notify import Notifier
 from edge.outbox import Outbox
@@ -32,6 +32,9 @@ from edge.publisher import Publisher
 from edge.recorder import Identity, Recorder, read_boot_id
 from edge.session import JobState, Limits, SessionMachine
 from edge.store import Store
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.follower import Follower
+from firmware_bridge.sources import build_follower
 
 
 def build(
@@ -105,10 +108,28 @@ def _assemble(
         publisher=publisher,
         pin_factory=factory,
     )
+    parts.bridge = _bridge(config, clock, wiring)
     agent = wiring.agent = Agent(parts)
     wiring.publisher = publisher
     _attach_inputs(agent, config, factory)
+    if parts.bridge is not None:
+        # Until the controller has spoken, a job may be running: hold power at badge-out.
+        agent.post(JobReported(JobState.UNKNOWN))
     return agent
+
+
+def _bridge(config: EdgeConfig, clock: Clock, wiring: _Wiring) -> Follower | None:
+    if config.bridge is None:
+        return None
+    try:
+        return build_follower(
+            config.bridge,
+            clock,
+            lambda outputs: wiring.post(BridgeReport(tuple(outputs))),
+            broker=(config.mqtt.host, config.mqtt.port),
+        )
+    except BridgeError as exc:
+        raise ConfigError(f"bridge: {exc}") from exc
 
 
 @dataclass
@@ -117,6 +138,10 @@ class _Wiring:
 
     agent: Agent | None = None
     publisher: Publisher | None = None
+
+    def post(self, item: Item) -> None:
+        if self.agent is not None:
+            self.agent.post(item)
 
     def status_payload(self) -> bytes:
         assert self.agent is not None

@@ -6,11 +6,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.models import Ident
 from contracts.topics import DEFAULT_PREFIX
 from edge.errors import ConfigError
+from firmware_bridge.config import BridgeConfig
 
 
 class Section(BaseModel):
@@ -124,6 +125,14 @@ class EdgeConfig(Section):
     access: AccessConfig
     outbox: OutboxConfig = OutboxConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
+    # The machine's own controller and power meter: real job state, busy time and energy.
+    bridge: BridgeConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_job_source(self) -> EdgeConfig:
+        if self.bridge is not None and self.gpio.job_running_pin is not None:
+            raise ValueError("job state comes from the bridge or from job_running_pin, not both")
+        return self
 
 
 def load(path: Path) -> EdgeConfig:

@@ -15,6 +15,7 @@ from contracts.topics import Kind
 from edge.errors import ReaderError
 from edge.hw.ports import BadgeReader
 from edge.session import JobState
+from firmware_bridge.tracker import Output
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,22 @@ class Incoming:
     payload: bytes
 
 
-Item = BadgeSeen | ReaderFault | ReaderRecovered | LogoutRequested | JobReported | Incoming
+@dataclass(frozen=True)
+class BridgeReport:
+    """What the firmware bridge learnt: job start and end, interlock changes, alarms."""
+
+    outputs: tuple[Output, ...]
+
+
+Item = (
+    BadgeSeen
+    | ReaderFault
+    | ReaderRecovered
+    | LogoutRequested
+    | JobReported
+    | Incoming
+    | BridgeReport
+)
 
 
 def read_badges(

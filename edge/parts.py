@@ -15,6 +15,7 @@ from edge.outbox import Outbox
 from edge.recorder import Identity, Recorder
 from edge.session import SessionMachine
 from edge.store import Store
+from firmware_bridge.follower import Snapshot
 
 
 class LinkPort(Protocol):
@@ -28,6 +29,18 @@ class LinkPort(Protocol):
     def publish(
         self, kind: Kind, payload: bytes, *, qos: int = 1, retain: bool = False
     ) -> bool: ...
+
+
+class BridgePort(Protocol):
+    """The firmware bridge as the agent uses it (`firmware_bridge.follower.Follower`)."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+    def power(self, on: bool) -> None: ...
+
+    def snapshot(self) -> Snapshot: ...
 
 
 class PublisherPort(Protocol):
@@ -57,4 +70,5 @@ class Parts:
     link: LinkPort
     publisher: PublisherPort
     pin_factory: object = None
+    bridge: BridgePort | None = None
     extra_closers: list[object] = field(default_factory=list)

@@ -1,4 +1,8 @@
-"""Firmware bridge: reads the machine's own controller (Marlin, GRBL, Klipper, power meters).
+"""Firmware bridge: reads the machine's own controller (Marlin, GRBL, Klipper through
+Moonraker, PrusaLink) and power meters (PZEM-004T, Shelly) for real machine-hours, job start
+and end, alarms, temperatures and energy, and holds power while a job runs.
 
-Not built yet: it reports real machine-hours, job start and end to the edge and the hub.
+Layout: `framing` (bytes to lines), one package per protocol (`parse` pure, `machine` pure,
+`link` the I/O, `sim` the simulator), `model` (the normalised state), `tracker` (busy time,
+energy, jobs, interlock), `follower` (threads), `sources` (composition from `config`).
 """

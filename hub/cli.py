@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -78,7 +79,7 @@ def usage(
     config: Config = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Machine usage in a month: sessions and badge hours, from the ledger."""
+    """Machine usage in a month: sessions, badge and busy hours, energy, from the ledger."""
     settings = _settings(config, data_dir)
     rows = _guard(lambda: _read_usage(settings, month, group_by))
     Console().print(usage_table(rows, month=month, group_by=group_by))
@@ -91,18 +92,38 @@ def usage_table(rows: list[UsageRow], *, month: str, group_by: UsageGroup) -> Ta
     table = Table(title=f"Machine usage, {month}, by {group_by.value}")
     table.add_column(group_by.value.capitalize())
     table.add_column("Name")
-    table.add_column("Sessions", justify="right")
-    table.add_column("Badge time", justify="right")
-    table.add_column("Hours", justify="right")
+    for column in ("Sessions", "Badge time", "Hours", "Busy", "Busy h", "Energy kWh"):
+        table.add_column(column, justify="right")
     for row in rows:
-        time = _clock(row.badge_seconds)
-        table.add_row(row.key, row.label, str(row.sessions), time, str(row.hours))
-    sessions = sum(r.sessions for r in rows)
-    seconds = sum(r.badge_seconds for r in rows)
-    total = UsageRow(key="", label="", sessions=sessions, badge_seconds=seconds)
+        table.add_row(row.key, row.label, *_usage_cells(row))
     table.add_section()
-    table.add_row("Total", "", str(sessions), _clock(seconds), str(total.hours))
+    table.add_row("Total", "", *_usage_cells(_usage_total(rows)))
     return table
+
+
+def _usage_cells(row: UsageRow) -> tuple[str, ...]:
+    # A dash, not 0: nothing measured on a machine without a firmware bridge or a power meter.
+    busy = (_clock(row.busy_seconds), str(row.busy_hours)) if row.measured_sessions else ("—",) * 2
+    energy = "—" if row.energy_wh is None else str(_kwh(row.energy_wh))
+    return (str(row.sessions), _clock(row.badge_seconds), str(row.hours), *busy, energy)
+
+
+def _usage_total(rows: list[UsageRow]) -> UsageRow:
+    energies = [r.energy_wh for r in rows if r.energy_wh is not None]
+    return UsageRow(
+        key="",
+        label="",
+        sessions=sum(r.sessions for r in rows),
+        badge_seconds=sum(r.badge_seconds for r in rows),
+        busy_seconds=sum(r.busy_seconds for r in rows),
+        measured_sessions=sum(r.measured_sessions for r in rows),
+        energy_wh=sum(energies, Decimal(0)) if energies else None,
+    )
+
+
+def _kwh(wh: Decimal) -> Decimal:
+    # Whole watt-hours are plenty on a monthly report; the API keeps the tenths.
+    return (wh / 1000).quantize(Decimal("0.001"), ROUND_HALF_UP)
 
 
 @app.command("add-user")

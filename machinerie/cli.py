@@ -6,6 +6,7 @@ import typer
 
 from contracts.cli import app as contracts_app
 from edge.cli import app as edge_app
+from firmware_bridge.cli import app as bridge_app
 from hub.cli import app as hub_app
 from hub.cli import usage
 from hub.devices.cli import app as device_app
@@ -16,6 +17,7 @@ app = typer.Typer(
     help="Machinerie: machine access and telemetry for shared workshops.", no_args_is_help=True
 )
 app.add_typer(edge_app, name="edge")
+app.add_typer(bridge_app, name="bridge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(device_app, name="device")
 app.add_typer(hub_app, name="hub")

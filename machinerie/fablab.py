@@ -26,7 +26,7 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import func, select
 
-from contracts.models import Event
+from contracts.models import Event, EventType
 from edge.agent import Agent
 from edge.app import build
 from edge.clock import ScaledClock
@@ -41,11 +41,28 @@ from hub.service import Hub
 from hub.settings import ApiSettings, HubSettings, MqttSettings
 from machinerie.ackhub import AckingHub, wait_until
 from machinerie.cooperative import MACHINES, Artisan, seed
+from machinerie.rigs import Rig, open_rig
 from machinerie.sandbox import agent_config
 from machinerie.servers import EmbeddedBroker, free_port
 from machinerie.workday import DAY_S, Tap, plan_day
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+# Each machine's controller, simulated, followed by the firmware bridge as the real one would be.
+CONTROLLERS = {
+    "cnc-1": "cnc_mill",
+    "laser-1": "laser_cutter",
+    "printer-1": "marlin",
+    "printer-2": "moonraker",
+    "printer-3": "prusalink",
+}
+# What artisans run once badged in: (file, shortest and longest job in workshop minutes).
+JOBS = {
+    "cnc_mill": ("plateau_chene.nc", 15, 60),
+    "laser_cutter": ("enseigne_atelier.svg", 5, 30),
+    "marlin": ("support_etagere.gcode", 30, 150),
+    "moonraker": ("vase_spirale.gcode", 30, 150),
+    "prusalink": ("boucle_ceinture.bgcode", 20, 120),
+}
 
 
 @dataclass
@@ -54,6 +71,7 @@ class Machine:
     name: str
     agent: Agent
     thread: threading.Thread
+    rig: Rig
 
     @property
     def reader(self) -> SimulatedReader:
@@ -63,6 +81,14 @@ class Machine:
 
     def relay_on(self) -> bool:
         return bool(self.agent.parts.power.is_on)
+
+    def controller_state(self) -> str:
+        bridge = self.agent.parts.bridge
+        if bridge is None:
+            return ""
+        snapshot = bridge.snapshot()
+        progress = snapshot.metrics.get("progress_pct")
+        return snapshot.state.value + (f" {progress:.0f} %" if progress is not None else "")
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,8 @@ class Fablab:
         self.machines: list[Machine] = []
         self.log: list[str] = []
         self.stop_agents = threading.Event()
+        self.speed = speed
+        self._timers: list[threading.Timer] = []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -110,29 +138,38 @@ class Fablab:
                 raise RuntimeError(f"{machine.machine_id} never got its access list")
 
     def _start_agent(self, machine_id: str, name: str) -> Machine:
+        rig = open_rig(CONTROLLERS[machine_id], self.folder / machine_id)
         config = agent_config(
             self.folder / machine_id,
             self.port,
             self.hub.keys,
             device=machine_id,
             protocol="3.1.1",
-            idle_timeout_s=3 * 3600,  # no job sensing here: only a walk-away ends by timeout
+            idle_timeout_s=3 * 3600,  # only a walk-away ends by timeout
             heartbeat_s=60,
+            bridge=rig.bridge_table(self.speed),
         )
-        agent = build(config, clock=self.clock)
+        try:
+            agent = build(config, clock=self.clock)
+        except BaseException:
+            rig.stop()
+            raise
         thread = threading.Thread(
             target=agent.run, args=(self.stop_agents,), name=machine_id, daemon=True
         )
         thread.start()
         if not agent.ready.wait(20):
             raise RuntimeError(f"the agent for {machine_id} did not start")
-        return Machine(machine_id, name, agent, thread)
+        return Machine(machine_id, name, agent, thread, rig)
 
     def stop(self) -> int:
         """Stop the agents (open sessions end), let the hub record everything; events sent."""
         self.stop_agents.set()
+        for timer in self._timers:
+            timer.cancel()
         for machine in self.machines:
             machine.thread.join(20)
+            machine.rig.stop()
         sent = sum(m.agent.parts.outbox.last_seq for m in self.machines)
         wait_until(lambda: self.recorded() >= sent, 20)
         self.hub.stop()
@@ -156,32 +193,49 @@ class Fablab:
                 time.sleep(0.1)
 
     def on_event(self, event: Event) -> None:
+        if event.type is EventType.SESSION_STARTED:
+            self._plan_job(event.machine_id)
         data = event.data.model_dump(mode="json")
         who = self._name(str(data.get("member_id") or "")) or data.get("badge_uid", "")
-        detail = data.get("reason") or data.get("end_reason") or ""
+        detail = data.get("reason") or data.get("end_reason") or data.get("outcome") or ""
         at = event.time.astimezone(BRUSSELS).strftime("%H:%M")
         self.log = [
             *self.log[-7:],
             f"{at} {event.machine_id:<10} {event.type.value:<17} {who} {detail}",
         ]
 
+    def _plan_job(self, machine_id: str) -> None:
+        """A few minutes after badging in, the artisan starts a job on the machine."""
+        machine = next((m for m in self.machines if m.machine_id == machine_id), None)
+        if machine is None:
+            return
+        name, shortest, longest = JOBS[CONTROLLERS[machine_id]]
+        minutes = self.rng.uniform(shortest, longest)
+        delay = self.rng.uniform(2, 10) * 60 / self.speed
+        timer = threading.Timer(delay, machine.rig.start_job, (name, minutes * 60 / self.speed))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
     def view(self) -> Group:
         table = Table(
             title=f"Pôle numérique, ateliers Dony · {self.clock.now().astimezone(BRUSSELS):%H:%M}"
         )
-        for column in ("machine", "power", "on it", "since"):
+        for column in ("machine", "power", "on it", "since", "controller"):
             table.add_column(column)
         for machine in self.machines:
             table.add_row(*self._row(machine))
         return Group(table, "\n".join(self.log))
 
-    def _row(self, machine: Machine) -> tuple[str, str, str, str]:
+    def _row(self, machine: Machine) -> tuple[str, str, str, str, str]:
         holder = machine.agent.parts.machine.holder
         power = "[bold green]ON[/]" if machine.relay_on() else "[dim]off[/]"
+        state = machine.controller_state()
         if holder is None:
-            return machine.name, power, "", ""
+            return machine.name, power, "", "", state
         since = holder.started_at.astimezone(BRUSSELS).strftime("%H:%M")
-        return machine.name, power, self._name(holder.member_id) or holder.member_id, since
+        who = self._name(holder.member_id) or holder.member_id
+        return machine.name, power, who, since, state
 
     def _name(self, ref: str) -> str:
         return next((a.name for a in self.artisans if member_ref(a.member_id) == ref), "")
@@ -218,13 +272,21 @@ def _hub_settings(folder: Path, port: int) -> HubSettings:
 
 def usage_table(outcome: Outcome) -> Table:
     table = Table(title="Usage this month (ledger)")
-    for column, justify in (("member", "left"), ("sessions", "right"), ("hours", "right")):
+    columns = (("member", "left"), ("sessions", "right"), ("hours", "right"), ("busy h", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in outcome.rows:
-        table.add_row(row.label, str(row.sessions), f"{row.hours}")
+        # A dash where no session reported machine time, so it does not read as an idle machine.
+        busy = f"{row.busy_hours}" if row.measured_sessions else "—"
+        table.add_row(row.label, str(row.sessions), f"{row.hours}", busy)
     total = sum(r.badge_seconds for r in outcome.rows)
+    measured = any(r.measured_sessions for r in outcome.rows)
+    busy_total = sum(r.busy_seconds for r in outcome.rows)
     table.add_row(
-        "[bold]total[/]", str(sum(r.sessions for r in outcome.rows)), f"{total / 3600:.2f}"
+        "[bold]total[/]",
+        str(sum(r.sessions for r in outcome.rows)),
+        f"{total / 3600:.2f}",
+        f"{busy_total / 3600:.2f}" if measured else "—",
     )
     return table
 

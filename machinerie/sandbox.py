@@ -74,8 +74,18 @@ def agent_config(
     folder: Path, port: int, keys: KeyPair, *, device: str = DEVICE, **session: Any
 ) -> EdgeConfig:
     """An agent on the simulated reader and mock pins, gating the machine of the same id as the
-    device; `session` overrides [session] keys (and `protocol` the MQTT version)."""
+    device; `session` overrides [session] keys (`protocol` the MQTT version, `bridge` the
+    firmware bridge's table, which replaces the job-running pin)."""
     protocol = session.pop("protocol", "5")
+    bridge = session.pop("bridge", None)
+    gpio: dict[str, Any] = {
+        "pin_factory": "mock",
+        "relay_pin": RELAY,
+        "led_pin": LED,
+        "buzzer_pin": BUZZER,
+        "logout_pin": LOGOUT,
+        "job_running_pin": None if bridge else JOB,
+    }
     return EdgeConfig.model_validate(
         {
             "device": {
@@ -86,17 +96,11 @@ def agent_config(
             },
             "mqtt": {"host": "127.0.0.1", "port": port, "protocol": protocol},
             "reader": {"kind": "simulated", "socket": str(folder / "reader.sock")},
-            "gpio": {
-                "pin_factory": "mock",
-                "relay_pin": RELAY,
-                "led_pin": LED,
-                "buzzer_pin": BUZZER,
-                "logout_pin": LOGOUT,
-                "job_running_pin": JOB,
-            },
+            "gpio": gpio,
             "session": {"heartbeat_s": 1, "idle_timeout_s": 0, **session},
             "access": {"trusted_keys": {keys.key_id: keys.public_base64()}},
             "outbox": {"ack_timeout_s": 3},
+            "bridge": bridge,
         }
     )
 

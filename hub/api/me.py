@@ -24,7 +24,7 @@ router = APIRouter(prefix="/me", tags=["me"])
 
 @router.get(
     "/usage",
-    summary="My badge time in a month, per machine",
+    summary="My badge and busy time and energy in a month, per machine",
     response_model=list[UsageDetailPublic],
     responses=responses(401, 403, 422),
 )

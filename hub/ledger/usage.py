@@ -1,7 +1,10 @@
 """Machine usage per member, organisation or machine over a period, from closed sessions.
 
 A session counts in the period where it starts, read in its site's time zone; durations are exact
-whole badge seconds, and `UsageRow.hours` is a Decimal view rounded to hundredths.
+whole badge seconds, and `UsageRow.hours` is a Decimal view rounded to hundredths. Beside badge
+time stand the machine's own busy seconds and the energy it drew, summed over the sessions that
+measured them: `measured_sessions` tells "busy 0 s" from "not measured", and an energy of None
+means no session of the row had a power meter.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from math import isfinite
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -24,6 +28,11 @@ from hub.registry.numbers import parse_member_ref
 # Wider than any UTC offset, so the SQL pre-filter never drops a session of the period.
 ZONE_MARGIN = timedelta(hours=15)
 PRIVATE = "private"
+# Energy is summed as Decimal, each session's float first rounded to a tenth of a watt-hour (well
+# inside a meter's accuracy): a float sum drifts with its order, and rows come back in different
+# orders from SQLite and PostgreSQL, so the same month could total differently in its last digits.
+ENERGY_STEP = Decimal("0.1")
+HUNDREDTHS = Decimal("0.01")
 
 
 class UsageGroup(StrEnum):
@@ -32,18 +41,33 @@ class UsageGroup(StrEnum):
     MACHINE = "machine"
 
 
+def _hours(seconds: int) -> Decimal:
+    return (Decimal(seconds) / 3600).quantize(HUNDREDTHS, ROUND_HALF_UP)
+
+
 @dataclass(frozen=True)
 class UsageRow:
-    """Totals for one member, organisation or machine; `badge_seconds` is exact."""
+    """Totals for one member, organisation or machine; `badge_seconds` is exact.
+
+    `busy_seconds` sums the `measured_sessions` that reported one; `energy_wh` is None when no
+    session of the row was metered.
+    """
 
     key: str
     label: str
     sessions: int
     badge_seconds: int
+    busy_seconds: int
+    measured_sessions: int
+    energy_wh: Decimal | None
 
     @property
     def hours(self) -> Decimal:
-        return (Decimal(self.badge_seconds) / 3600).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return _hours(self.badge_seconds)
+
+    @property
+    def busy_hours(self) -> Decimal:
+        return _hours(self.busy_seconds)
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,41 @@ class UsageDetail:
     machine_name: str
     sessions: int
     badge_seconds: int
+    busy_seconds: int
+    measured_sessions: int
+    energy_wh: Decimal | None
+
+
+@dataclass
+class _Tally:
+    """Running totals of one row while the sessions or details are added up."""
+
+    sessions: int = 0
+    badge_seconds: int = 0
+    busy_seconds: int = 0
+    measured_sessions: int = 0
+    energy_wh: Decimal | None = None
+
+    def add_session(self, badge: int | None, busy: int | None, energy: float | None) -> None:
+        self.sessions += 1
+        self.badge_seconds += badge or 0
+        if busy is not None:
+            self.busy_seconds += busy
+            self.measured_sessions += 1
+        # The contract lets an infinite reading through; one broken meter must not sink the report.
+        if energy is not None and isfinite(energy):
+            self._add_energy(Decimal(str(energy)).quantize(ENERGY_STEP, ROUND_HALF_UP))
+
+    def add_detail(self, detail: UsageDetail) -> None:
+        self.sessions += detail.sessions
+        self.badge_seconds += detail.badge_seconds
+        self.busy_seconds += detail.busy_seconds
+        self.measured_sessions += detail.measured_sessions
+        if detail.energy_wh is not None:
+            self._add_energy(detail.energy_wh)
+
+    def _add_energy(self, wh: Decimal) -> None:
+        self.energy_wh = wh if self.energy_wh is None else self.energy_wh + wh
 
 
 def month_period(month: str) -> tuple[date, date]:
@@ -100,29 +159,29 @@ def usage_detail(
             MachineSession.machine_id,
             MachineSession.started_at,
             MachineSession.badge_seconds,
+            MachineSession.busy_seconds,
+            MachineSession.energy_wh,
         ).where(
             MachineSession.started_at >= low,
             MachineSession.started_at < high,
             MachineSession.badge_seconds.is_not(None),
         )
     )
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for site, member_id, machine_id, started_at, seconds in rows:
+    totals: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    for site, member_id, machine_id, started_at, seconds, busy, energy in rows:
         local_day = started_at.astimezone(zones.get(site, default)).date()
         if first <= local_day < last:
-            total = totals[(member_id, machine_id)]
-            total[0] += 1
-            total[1] += seconds or 0
+            totals[(member_id, machine_id)].add_session(seconds, busy, energy)
     return _describe(session, totals)
 
 
-def _describe(session: Session, totals: dict[tuple[str, str], list[int]]) -> list[UsageDetail]:
+def _describe(session: Session, totals: dict[tuple[str, str], _Tally]) -> list[UsageDetail]:
     machines = {m.id: m.name for m in session.scalars(select(Machine))}
     organisations = {o.id: o.name for o in session.scalars(select(Organisation))}
     ids = {parse_member_ref(member_id) for member_id, _ in totals} - {None}
     members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(ids)))}
     details = []
-    for (member_id, machine_id), (count, seconds) in sorted(totals.items()):
+    for (member_id, machine_id), tally in sorted(totals.items()):
         member = members.get(parse_member_ref(member_id) or -1)
         org_id = member.organisation_id if member else None
         details.append(
@@ -133,8 +192,11 @@ def _describe(session: Session, totals: dict[tuple[str, str], list[int]]) -> lis
                 organisation_name=organisations.get(org_id) if org_id is not None else None,
                 machine_id=machine_id,
                 machine_name=machines.get(machine_id, machine_id),
-                sessions=count,
-                badge_seconds=seconds,
+                sessions=tally.sessions,
+                badge_seconds=tally.badge_seconds,
+                busy_seconds=tally.busy_seconds,
+                measured_sessions=tally.measured_sessions,
+                energy_wh=tally.energy_wh,
             )
         )
     return details
@@ -148,19 +210,25 @@ def usage(
     start: date | None = None,
     end: date | None = None,
 ) -> list[UsageRow]:
-    """Sessions and badge time per member, organisation or machine, ordered by key."""
+    """Sessions, badge and busy time and energy per member, organisation or machine, by key."""
     try:
         group = UsageGroup(group_by)
     except ValueError as exc:
         raise Invalid(f"cannot group usage by {group_by!r}") from exc
-    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    sums: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     for detail in usage_detail(session, month=month, start=start, end=end):
-        total = sums[_group_key(detail, group)]
-        total[0] += detail.sessions
-        total[1] += detail.badge_seconds
+        sums[_group_key(detail, group)].add_detail(detail)
     return [
-        UsageRow(key=key, label=label, sessions=count, badge_seconds=seconds)
-        for (key, label), (count, seconds) in sorted(sums.items())
+        UsageRow(
+            key=key,
+            label=label,
+            sessions=tally.sessions,
+            badge_seconds=tally.badge_seconds,
+            busy_seconds=tally.busy_seconds,
+            measured_sessions=tally.measured_sessions,
+            energy_wh=tally.energy_wh,
+        )
+        for (key, label), tally in sorted(sums.items())
     ]
 
 

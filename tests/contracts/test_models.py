@@ -573,3 +573,11 @@ def test_contract_errors_share_one_family() -> None:
 def test_event_ids_are_uuids() -> None:
     assert "event_id:" in rejected(Event, event_dict(event_id="42"))
     assert isinstance(decode_event(json.dumps(event_dict()).encode()).event_id, UUID)
+
+
+@pytest.mark.parametrize("measure", ["Infinity", "NaN", "-1"])
+def test_measured_machine_time_must_be_finite_and_positive(measure: str) -> None:
+    [ended] = [e for e in example_events() if e.type is EventType.JOB_ENDED]
+    raw = encode(ended).replace(b'"busy_s":802.5', b'"busy_s":' + measure.encode())
+    with pytest.raises(InvalidPayload):
+        decode_event(raw)

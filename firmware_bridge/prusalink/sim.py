@@ -1,0 +1,505 @@
+"""A simulated Prusa printer behind a real PrusaLink-shaped HTTP server on loopback.
+
+`/api/v1/status`, `/api/v1/job` (204 without a job) and `/api/v1/info`, each behind HTTP
+Digest authentication as the printers do it: a 401 challenge (MD5, qop=auth, a nonce that
+expires), the response checked, the nonce count required to grow. Connections are kept
+alive (HTTP/1.1), so a client can reuse its authenticated state.
+
+The simulator keeps the truth a test compares the bridge against: `jobs`, one `SimJob` per
+print with its start and end on the simulator's clock, outcome and printing seconds
+(pauses and attention excluded). After a print ends the printer shows FINISHED, STOPPED or
+ERROR (with the job) for `hold_s`, as the printer's screen waits to be acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
+from urllib.parse import urlsplit
+
+from firmware_bridge.errors import BridgeError
+from firmware_bridge.model import JobOutcome
+from firmware_bridge.prusalink.parse import (
+    Credentials,
+    challenge_header,
+    digest_response,
+    parse_authorization,
+)
+
+TICK_S = 0.05
+REALM = "Printer API"
+AMBIENT_C = 22.0
+NOZZLE_C = 215.0
+BED_C = 60.0
+FIRST_JOB_ID = 100
+ENDED_STATE = {
+    JobOutcome.COMPLETED: "FINISHED",
+    JobOutcome.CANCELLED: "STOPPED",
+    JobOutcome.ERROR: "ERROR",
+}
+
+
+@dataclass
+class SimJob:
+    """One print as the simulated printer ran it (times on the simulator's clock)."""
+
+    job_id: int
+    name: str
+    start: float
+    duration_s: float
+    end: float | None = None
+    outcome: JobOutcome | None = None
+    printing_s: float = 0.0
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class PrusaLinkSimulator:
+    """Start with `start()` (or `serve`), drive with the methods below, `stop()` to drop it.
+
+    `stop()` then `start()` again serves the same port, as a rebooted printer would.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        user: str = "maker",
+        password: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        tick_s: float = TICK_S,
+        hold_s: float = 2.0,
+        nonce_ttl_s: float = 300.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.user = user
+        # Printers show a random password on their screen; so does the simulator (`.password`).
+        self.password = password if password is not None else secrets.token_urlsafe(9)
+        self.jobs: list[SimJob] = []
+        self.requests: list[tuple[str, int]] = []  # (path, HTTP status) of each answer
+        self.lock = threading.RLock()  # held while the printer changes: tests may hold it too
+        self._clock = clock
+        self._tick_s = tick_s
+        self._hold_s = hold_s
+        self._nonce_ttl_s = nonce_ttl_s
+        self._nonces: dict[str, float] = {}  # nonce → when issued
+        self._counts: dict[str, int] = {}  # nonce → highest nonce count used
+        self._opaque = secrets.token_hex(8)
+        self._state = "IDLE"
+        self._message = "OK"
+        self._job: SimJob | None = None  # the print on the bed
+        self._shown: SimJob | None = None  # the print the status shows (kept while held)
+        self._hold_until: float | None = None
+        self._autoplay: tuple[float, float] | None = None
+        self._next_autoplay = 0.0
+        self._injected: list[tuple[str, _Reply]] = []
+        self._nozzle = AMBIENT_C
+        self._bed = AMBIENT_C
+        self._last = clock()
+        self._server: ThreadingHTTPServer | None = None
+        self._sockets: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- serving -----------------------------------------------------------------------
+
+    def start(self) -> PrusaLinkSimulator:
+        with self.lock:
+            # A rebooted printer has forgotten its nonces: clients meet a fresh challenge.
+            self._nonces.clear()
+            self._counts.clear()
+        server = _Server((self.host, self.port), _Handler)
+        server.simulator = self
+        self.port = server.server_address[1]
+        self._server = server
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True),
+            threading.Thread(target=self._tick_loop, name="prusalink-sim-tick", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and cut every open connection; the printer's state is kept."""
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for thread in self._threads:
+            thread.join(5)
+        with self.lock:
+            sockets = list(self._sockets)
+            self._sockets.clear()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> PrusaLinkSimulator:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- driving the printer -----------------------------------------------------------
+
+    def start_print(self, name: str, duration_s: float) -> SimJob:
+        with self.lock:
+            now = self._advance()
+            if self._job is not None or self._state in ("ERROR", "ATTENTION", "BUSY"):
+                raise BridgeError(f"cannot start {name!r}: printer is {self._state}")
+            job = SimJob(FIRST_JOB_ID + len(self.jobs), name, now, duration_s)
+            self.jobs.append(job)
+            self._job = self._shown = job
+            self._state, self._hold_until = "PRINTING", None
+            return job
+
+    def pause(self) -> None:
+        with self.lock:
+            self._advance()
+            if self._job is not None and self._state == "PRINTING":
+                self._state = "PAUSED"
+
+    def resume(self) -> None:
+        """Back to printing after a pause or an attention dialog."""
+        with self.lock:
+            self._advance()
+            if self._job is not None and self._state in ("PAUSED", "ATTENTION"):
+                self._state = "PRINTING"
+            elif self._state == "ATTENTION":
+                self._state = "IDLE"
+
+    def stop_print(self) -> None:
+        """Stop the print from the screen (the API's `DELETE /api/v1/job/{id}`)."""
+        with self.lock:
+            self._advance()
+            self._end(JobOutcome.CANCELLED)
+
+    def attention(self) -> None:
+        """A dialog waits for someone (filament runout, crash): the print halts meanwhile."""
+        with self.lock:
+            self._advance()
+            self._state = "ATTENTION"
+
+    def error(self, message: str = "Thermal runaway") -> None:
+        """A fatal error: the print ends ERROR, the printer stays so until `recover()`."""
+        with self.lock:
+            self._advance()
+            self._message = message
+            self._end(JobOutcome.ERROR)
+            self._state = "ERROR"
+
+    def recover(self) -> None:
+        with self.lock:
+            self._advance()
+            if self._state == "ERROR":
+                self._state, self._message, self._shown = "IDLE", "OK", None
+
+    def autoplay(self, every_s: float, duration_s: float) -> None:
+        """Start a `duration_s` print every `every_s` seconds whenever the printer is free."""
+        with self.lock:
+            now = self._advance()
+            self._autoplay, self._next_autoplay = (every_s, duration_s), now
+            self._autoplay_step(now)
+
+    def inject(
+        self, body: bytes, *, path: str = "/api/v1/status", status: int = 200, count: int = 1
+    ) -> None:
+        """Answer the next `count` authenticated requests for `path` with this body."""
+        with self.lock:
+            self._injected += [(path, _Reply(status, body))] * count
+
+    def pending_injections(self) -> int:
+        with self.lock:
+            return len(self._injected)
+
+    def busy_seconds(self) -> float:
+        with self.lock:
+            self._advance()
+            return sum(job.printing_s for job in self.jobs)
+
+    # -- the printer's clock -----------------------------------------------------------
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self._tick_s):
+            with self.lock:
+                self._advance()
+
+    def _advance(self) -> float:
+        now = self._clock()
+        elapsed = max(0.0, now - self._last)
+        self._last = now
+        job = self._job
+        if job is not None and self._state == "PRINTING":
+            remaining = job.duration_s - job.printing_s
+            if elapsed < remaining:
+                job.printing_s += elapsed
+            else:
+                job.printing_s = job.duration_s
+                # The print finished between two ticks: the truth is the exact instant.
+                self._end(JobOutcome.COMPLETED, at=now - (elapsed - remaining))
+        if self._hold_until is not None and now >= self._hold_until:
+            self._hold_until, self._shown = None, None
+            if self._state in ("FINISHED", "STOPPED"):
+                self._state = "IDLE"
+        share = min(1.0, elapsed / 2.0)
+        hot = self._job is not None
+        self._nozzle += ((NOZZLE_C if hot else AMBIENT_C) - self._nozzle) * share
+        self._bed += ((BED_C if hot else AMBIENT_C) - self._bed) * share
+        self._autoplay_step(now)
+        return now
+
+    def _autoplay_step(self, now: float) -> None:
+        if self._autoplay is None or now < self._next_autoplay:
+            return
+        if self._job is not None or self._state not in ("IDLE", "FINISHED", "STOPPED"):
+            return
+        every_s, duration_s = self._autoplay
+        self._next_autoplay = now + every_s
+        self.start_print(f"autoplay_{len(self.jobs) + 1:03d}.bgcode", duration_s)
+
+    def _end(self, outcome: JobOutcome, at: float | None = None) -> None:
+        job = self._job
+        if job is None:
+            return
+        job.end = self._last if at is None else at
+        job.outcome = outcome
+        self._job = None
+        self._state = ENDED_STATE[outcome]
+        self._hold_until = job.end + self._hold_s
+
+    # -- documents ---------------------------------------------------------------------
+
+    def _status(self) -> dict[str, object]:
+        hot = self._job is not None
+        doc: dict[str, object] = {
+            "storage": {"path": "/usb/", "name": "usb", "read_only": False},
+            "printer": {
+                "state": self._state,
+                "temp_nozzle": round(self._nozzle, 1),
+                "target_nozzle": NOZZLE_C if hot else 0.0,
+                "temp_bed": round(self._bed, 1),
+                "target_bed": BED_C if hot else 0.0,
+                "axis_z": 1.8,
+                "flow": 100,
+                "speed": 100,
+                "fan_hotend": 5000 if hot else 0,
+                "fan_print": 2500 if hot else 0,
+                "status_printer": {"ok": self._state != "ERROR", "message": self._message},
+                "status_connect": {"ok": True, "message": "OK"},
+            },
+        }
+        job = self._shown
+        if job is not None:
+            doc["job"] = {
+                "id": job.job_id,
+                "progress": round(100 * job.printing_s / job.duration_s, 2)
+                if job.duration_s > 0
+                else 100.0,
+                "time_remaining": round(job.duration_s - job.printing_s),
+                "time_printing": round(job.printing_s),
+            }
+        return doc
+
+    def _job_document(self) -> dict[str, object] | None:
+        job = self._shown
+        if job is None:
+            return None
+        status = _as_dict(self._status().get("job"))
+        state = (
+            self._state
+            if self._state in ("PAUSED", "FINISHED", "STOPPED", "ERROR")
+            else ("PRINTING")
+        )
+        return {
+            **status,
+            "state": state,
+            "inaccurate_estimates": False,
+            "file": {
+                "name": job.name[:8].upper() + "~1.BGC",
+                "display_name": job.name,
+                "path": "/usb",
+                "size": 754535,
+                "m_timestamp": 1698686881,
+                "refs": {"download": f"/usb/{job.name}"},
+            },
+        }
+
+    def _info(self) -> dict[str, object]:
+        return {
+            "nozzle_diameter": 0.4,
+            "mmu": False,
+            "serial": "SIM-0001",
+            "hostname": "prusa-sim",
+            "min_extrusion_temp": 170,
+        }
+
+    # -- answering requests ------------------------------------------------------------
+
+    def answer(self, method: str, target: str, authorization: str | None) -> _Reply:
+        path = urlsplit(target).path
+        with self.lock:
+            now = self._advance()
+            verdict = self._verify(method, target, authorization, now)
+            reply = self._route(path) if verdict is None else self._challenge(now, stale=verdict)
+            self.requests.append((path, reply.status))
+            return reply
+
+    def _route(self, path: str) -> _Reply:
+        for index, (injected_path, reply) in enumerate(self._injected):
+            if injected_path == path:
+                del self._injected[index]
+                return reply
+        if path == "/api/v1/status":
+            return _json(self._status())
+        if path == "/api/v1/job":
+            job = self._job_document()
+            return _Reply(204) if job is None else _json(job)
+        if path == "/api/v1/info":
+            return _json(self._info())
+        return _Reply(404, b'{"title": "Not Found", "text": "Not Found"}')
+
+    def _verify(self, method: str, target: str, header: str | None, now: float) -> bool | None:
+        """None if authenticated, else whether the refusal is only a stale nonce."""
+        credentials = parse_authorization(header) if header is not None else None
+        if not isinstance(credentials, Credentials):
+            return False
+        if not self._genuine(method, target, credentials):
+            return False
+        issued = self._nonces.get(credentials.nonce)
+        if issued is None or now - issued > self._nonce_ttl_s:
+            return True  # the right password with an old nonce: stale
+        count = int(credentials.nc, 16) if _is_hex(credentials.nc) else 0
+        if count <= self._counts.get(credentials.nonce, 0):
+            return False  # a replayed request
+        self._counts[credentials.nonce] = count
+        return None
+
+    def _genuine(self, method: str, target: str, credentials: Credentials) -> bool:
+        """Whether the header was computed with the right user and password for this request."""
+        if credentials.username != self.user or credentials.realm != REALM:
+            return False
+        if credentials.uri != target:
+            return False
+        expected = digest_response(
+            user=self.user,
+            password=self.password,
+            realm=REALM,
+            method=method,
+            uri=credentials.uri,
+            nonce=credentials.nonce,
+            qop=credentials.qop,
+            nc=credentials.nc,
+            cnonce=credentials.cnonce,
+        )
+        return hmac.compare_digest(expected, credentials.response)
+
+    def _challenge(self, now: float, *, stale: bool) -> _Reply:
+        for nonce, issued in list(self._nonces.items()):
+            if now - issued > self._nonce_ttl_s:
+                del self._nonces[nonce]
+                self._counts.pop(nonce, None)
+        nonce = secrets.token_hex(16)
+        self._nonces[nonce] = now
+        header = challenge_header(REALM, nonce, stale=stale, opaque=self._opaque)
+        body = b'{"title": "Unauthorized", "text": "Unauthorized"}'
+        return _Reply(401, body, (("WWW-Authenticate", header),))
+
+    def _register(self, sock: socket.socket, *, add: bool) -> None:
+        with self.lock:
+            if add:
+                self._sockets.add(sock)
+            else:
+                self._sockets.discard(sock)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    simulator: PrusaLinkSimulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the printers serve it
+    timeout = 30  # an idle kept-alive connection is dropped after this
+    # Headers and body leave in one segment: written apart, Nagle's algorithm and the
+    # client's delayed ACK would hold every answer back by tens of milliseconds.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        self._simulator()._register(self.connection, add=True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self._simulator()._register(self.connection, add=False)
+
+    def do_GET(self) -> None:
+        reply = self._simulator().answer("GET", self.path, self.headers.get("Authorization"))
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if reply.status != 204:
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if reply.status != 204:
+            self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return  # tests and the demo read the simulator's `requests`, not stderr
+
+    def _simulator(self) -> PrusaLinkSimulator:
+        return cast(_Server, self.server).simulator
+
+
+def _json(doc: dict[str, object]) -> _Reply:
+    return _Reply(200, json.dumps(doc).encode())
+
+
+def _as_dict(value: object) -> dict[str, object]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(char in "0123456789abcdefABCDEF" for char in text)
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    user: str = "maker",
+    password: str | None = None,
+    every_s: float | None = 30.0,
+    duration_s: float = 20.0,
+) -> PrusaLinkSimulator:
+    """A started simulator (`.url`, `.password`, `.stop()`), printing a `duration_s` job
+    every `every_s` (never if None)."""
+    simulator = PrusaLinkSimulator(host=host, port=port, user=user, password=password).start()
+    if every_s is not None:
+        simulator.autoplay(every_s, duration_s)
+    return simulator
