@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.follower import Follower
+from firmware_bridge.follower import Follower, WallClock
 from firmware_bridge.sources import build_follower
 from firmware_bridge.tracker import (
     AlarmChanged,
@@ -34,14 +33,6 @@ log = logging.getLogger(__name__)
 
 EverySeconds = Annotated[float, typer.Option(help="Seconds between simulated jobs.")]
 JobSeconds = Annotated[float, typer.Option(help="Length of each simulated job.")]
-
-
-class _WallClock:
-    def now(self) -> Any:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def _wait_for_signal() -> None:
@@ -129,7 +120,7 @@ def follow(
     logging.basicConfig(level=log_level.upper())
     bridge = _load(config)
     try:
-        follower = build_follower(bridge, _WallClock(), _print_outputs)
+        follower = build_follower(bridge, WallClock(), _print_outputs)
     except BridgeError as exc:
         raise typer.BadParameter(str(exc)) from exc
     follower.start()

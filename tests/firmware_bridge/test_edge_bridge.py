@@ -8,25 +8,32 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from paho.mqtt.client import Client
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, select
 
-from contracts.codec import decode_event
+from contracts.codec import decode_event, decode_telemetry
 from contracts.models import (
+    Alarm,
     EventType,
     JobEnded,
     JobStarted,
     PowerOffDeferred,
     SessionEnded,
     SessionStarted,
+    Telemetry,
 )
+from contracts.topics import Kind, topic
+from edge.errors import ConfigError
 from firmware_bridge.marlin.sim import MarlinSimulator
+from firmware_bridge.model import MachineState
 from firmware_bridge.simport import PtyServer
 from hub.db import make_engine, migrate, session_factory
 from hub.ingest.consumer import Ingest, IngestSettings
 from hub.ingest.sink import LedgerSink
 from hub.ledger.models import EventRecord, MachineSession
 from machinerie.ackhub import wait_until
-from machinerie.sandbox import ALICE, Sandbox
+from machinerie.sandbox import ALICE, DEVICE, SITE, Sandbox
 from machinerie.servers import Mosquitto
 
 PRINT_S = 4.0
@@ -110,3 +117,52 @@ def _data(engine: Engine, kind: EventType, model: type[T]) -> T:
         [event] = [decode_event(p.encode() if isinstance(p, str) else bytes(p)) for p in payloads]
     assert isinstance(event.data, model)
     return event.data
+
+
+def test_the_edge_publishes_telemetry_and_flags_a_silent_controller(
+    tmp_path: Path, mosquitto: Mosquitto, printer: PtyServer
+) -> None:
+    watcher = Client(CallbackAPIVersion.VERSION2)
+    samples: list[Telemetry] = []
+    watcher.on_message = lambda _c, _u, message: samples.append(
+        decode_telemetry(bytes(message.payload))
+    )
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe(topic(SITE, DEVICE, Kind.TELEMETRY))
+    watcher.loop_start()
+    try:
+        with Sandbox(tmp_path, mosquitto.port, bridge=bridge_table(printer.path)) as sandbox:
+            sandbox.publish_acl()
+            sandbox.badge(ALICE.uid)
+            sandbox.wait_relay(True)
+            with printer.lock:
+                simulator(printer).start_sd_print("vase.gcode", 30)
+
+            def printing(sample: Telemetry) -> bool:
+                return sample.state is MachineState.RUNNING and "temp_nozzle_c" in sample.metrics
+
+            assert wait_until(lambda: any(printing(s) for s in samples), 10)
+            running = next(s for s in samples if printing(s))
+            assert running.metrics["temp_nozzle_c"] > 0 and "progress_pct" in running.metrics
+            printer.stop()  # the USB cable is pulled mid-print
+            [alarm] = sandbox.wait_event(EventType.ALARM, timeout=20)
+            assert isinstance(alarm.data, Alarm)
+            assert alarm.data.code == "bridge_telemetry_stale" and alarm.data.active
+            sandbox.badge(ALICE.uid)
+            [deferred] = sandbox.wait_event(EventType.POWER_OFF_DEFERRED)
+            assert isinstance(deferred.data, PowerOffDeferred)
+            assert deferred.data.reason == "job_state_unknown"
+            assert sandbox.relay_on(), "power was cut while the job's state was unknown"
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+
+
+def test_a_port_owned_by_another_program_is_refused(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    bridge = {"controller": {"kind": "marlin", "port": "/dev/ttyACM0", "owner": "other"}}
+    sandbox = Sandbox(tmp_path, mosquitto.port, bridge=bridge)
+    try:
+        with pytest.raises(ConfigError, match="belongs to another program"):
+            sandbox.start_agent()
+    finally:
+        sandbox.close()
