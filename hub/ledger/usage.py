@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from math import isfinite
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -103,8 +102,7 @@ class _Tally:
         if busy is not None:
             self.busy_seconds += busy
             self.measured_sessions += 1
-        # The contract lets an infinite reading through; one broken meter must not sink the report.
-        if energy is not None and isfinite(energy):
+        if energy is not None:  # the contract admits finite, non-negative energy only
             self._add_energy(Decimal(str(energy)).quantize(ENERGY_STEP, ROUND_HALF_UP))
 
     def add_detail(self, detail: UsageDetail) -> None:

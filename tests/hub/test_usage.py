@@ -196,18 +196,6 @@ def test_raw_busy_time_and_energy_per_member_and_machine(db: Session) -> None:
     ]
 
 
-def test_an_infinite_meter_reading_is_left_out_of_energy(db: Session) -> None:
-    workshop(db)
-    sid, start = uuid.uuid4(), _local(2026, 11, 3, 9, 0)
-    end = start + timedelta(minutes=5)
-    broken = {"busy_s": 60.0, "energy_wh": float("inf")}
-    record_events(db, [ended(sid, start, end, machine=broken)], received_at=T0)
-    db.commit()
-    assert _measures(usage(db, month="2026-11", group_by="machine")) == [
-        ("laser-1", 1, 300, 60, 1, None)
-    ]
-
-
 def test_the_usage_command_shows_busy_time_and_energy(
     engine: Engine, db: Session, tmp_path: Path
 ) -> None:
