@@ -431,6 +431,7 @@ class Agent:
             ("publisher", p.publisher),
             ("reader", p.reader),
             ("recorder", p.recorder),
+            ("bridge", p.bridge),  # unknown lines and link losses, per protocol
         ):
             for name, value in getattr(part, "counters", {}).items():
                 merged[f"{prefix}_{name}"] = int(value)

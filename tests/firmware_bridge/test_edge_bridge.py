@@ -166,3 +166,15 @@ def test_a_port_owned_by_another_program_is_refused(tmp_path: Path, mosquitto: M
             sandbox.start_agent()
     finally:
         sandbox.close()
+
+
+def test_garbage_from_the_controller_is_counted_in_the_status(
+    tmp_path: Path, mosquitto: Mosquitto, printer: PtyServer
+) -> None:
+    with Sandbox(tmp_path, mosquitto.port, bridge=bridge_table(printer.path)) as sandbox:
+        agent = sandbox.agent
+        assert wait_until(lambda: agent.parts.bridge is not None, 5)
+        with printer.lock:
+            simulator(printer).inject(b"\x80\xffnot marlin at all\n" * 3)
+        assert wait_until(lambda: agent.all_counters().get("bridge_marlin_unknown", 0) >= 3, 10)
+        assert agent.status().counters["bridge_marlin_unknown"] >= 3
