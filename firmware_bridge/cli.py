@@ -44,7 +44,9 @@ def _wait_for_signal() -> None:
 
 @app.command()
 def simulate(
-    kind: Annotated[str, typer.Argument(help="marlin, grbl, moonraker, prusalink, pzem, shelly")],
+    kind: Annotated[
+        str, typer.Argument(help="marlin, grbl, moonraker, prusalink, octoprint, pzem, shelly")
+    ],
     *,
     pty: Annotated[bool, typer.Option("--pty", help="Serve a serial protocol on a pty.")] = True,
     laser: Annotated[bool, typer.Option(help="GRBL in laser mode.")] = False,
@@ -99,6 +101,12 @@ def _start_network_simulator(kind: str, *, every: float, job: float, broker: str
         prusalink = serve_prusalink(every_s=every, duration_s=job)
         typer.echo(f"PrusaLink on {prusalink.url} (user maker, password {prusalink.password})")
         return prusalink.stop
+    if kind == "octoprint":
+        from firmware_bridge.octoprint.sim import serve as serve_octoprint  # noqa: PLC0415 - only the one simulated
+
+        octoprint = serve_octoprint(every_s=every, duration_s=job)
+        typer.echo(f"OctoPrint on {octoprint.url} (X-Api-Key {octoprint.api_key})")
+        return octoprint.stop
     if kind == "shelly":
         host, _, port = broker.rpartition(":")
         from firmware_bridge.shelly.sim import serve as serve_shelly  # noqa: PLC0415 - only the one simulated

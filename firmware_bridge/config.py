@@ -64,8 +64,19 @@ class PrusaLinkController(Section):
     simulated: Simulation | None = None
 
 
+class OctoPrintController(Section):
+    """Observer mode for a printer OctoPrint drives: its REST API, never the serial port."""
+
+    kind: Literal["octoprint"]
+    url: str | None = None  # http://octopi.local
+    api_key_file: Path | None = None
+    poll_s: Seconds = 2.0
+    simulated: Simulation | None = None
+
+
 Controller = Annotated[
-    SerialController | MoonrakerController | PrusaLinkController, Field(discriminator="kind")
+    SerialController | MoonrakerController | PrusaLinkController | OctoPrintController,
+    Field(discriminator="kind"),
 ]
 
 

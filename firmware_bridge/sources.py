@@ -14,6 +14,7 @@ from firmware_bridge.config import (
     Controller,
     Meter,
     MoonrakerController,
+    OctoPrintController,
     PrusaLinkController,
     PzemMeter,
     SerialController,
@@ -61,6 +62,8 @@ def _controller(config: Controller | None, clock: Clock, closers: list[Closer]) 
             return _moonraker(config, clock, closers)
         case PrusaLinkController():
             return _prusalink(config, clock, closers)
+        case OctoPrintController():
+            return _octoprint(config, clock, closers)
 
 
 def _meter(
@@ -152,6 +155,22 @@ def _prusalink(config: PrusaLinkController, clock: Clock, closers: list[Closer])
     if url is None or password is None:
         raise ConfigError("a PrusaLink controller needs `url` and `password_file`")
     return PrusaLinkLink(url, user=config.user, password=password, poll_s=config.poll_s)
+
+
+def _octoprint(config: OctoPrintController, clock: Clock, closers: list[Closer]) -> Source:
+    from firmware_bridge.octoprint.link import OctoPrintLink  # noqa: PLC0415 - see LAZY
+
+    url, api_key = config.url, _secret(config.api_key_file)
+    if config.simulated is not None:
+        from firmware_bridge.octoprint.sim import OctoPrintSimulator  # noqa: PLC0415 - see LAZY
+
+        simulator = OctoPrintSimulator(api_key=api_key, clock=clock.monotonic).start()
+        simulator.autoplay(config.simulated.every_s, config.simulated.job_s)
+        closers.append(simulator.stop)
+        url, api_key = simulator.url, simulator.api_key
+    if url is None or api_key is None:
+        raise ConfigError("an OctoPrint controller needs `url` and `api_key_file`")
+    return OctoPrintLink(url, api_key, config.poll_s)
 
 
 # ---------------------------------------------------------------- meters

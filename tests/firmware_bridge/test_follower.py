@@ -113,3 +113,21 @@ def test_a_network_controller_without_an_address_is_a_config_error() -> None:
             WallClock(),
             lambda _o: None,
         )
+
+
+def test_a_printer_octoprint_owns_is_followed_through_its_api(outputs: Outputs) -> None:
+    table = {
+        "controller": {
+            "kind": "octoprint",
+            "poll_s": 0.1,
+            "simulated": {"every_s": 3, "job_s": 1.5},
+        }
+    }
+    follower = follow(table, outputs)
+    try:
+        assert wait_until(lambda: len(outputs.of(JobFinished)) >= 1, 15)
+    finally:
+        follower.stop()
+    [finished, *_] = outputs.of(JobFinished)
+    assert finished.outcome is JobOutcome.COMPLETED
+    assert abs(finished.busy_s - 1.5) < 1.0
