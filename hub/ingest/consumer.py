@@ -4,53 +4,55 @@ Messages are PUBACKed to the broker only after the batch holding them is committ
 manual ack), so a hub killed mid-batch gets them again from its persistent session; the edge's
 outbox covers the rest. Anything that is not a valid event from the device its topic names is
 dead-lettered with the reason, counted, and acknowledged so it never blocks the stream.
+
+One thread does all the MQTT work (paho's external-loop API: our own select over the socket and
+the committer's pipe), and a committer validates and commits each batch elsewhere (see
+`committer.py`): paho's network work and the ledger's never wait for each other.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import select
 import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from contracts import codec
-from contracts.errors import ContractError
-from contracts.models import Ack, Event
 from contracts.mqtt import connect_persistent
-from contracts.topics import DEFAULT_PREFIX, Kind, parse, site_filter, topic
+from contracts.topics import DEFAULT_PREFIX, Kind, site_filter
 from edge.link import QuietDisconnect
+from hub.errors import StoreUnavailable
+from hub.ingest.batch import DeadLetter, EventSink, ForgedDevice, Outcome
+from hub.ingest.committer import Committer, CommitterLost
 from hub.ingest.metrics import Metrics
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import SocketLike
+
+__all__ = ["DeadLetter", "EventSink", "ForgedDevice", "Ingest", "IngestSettings"]
 
 log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
 paho_log.addFilter(QuietDisconnect())
 
 SESSION_EXPIRY_S = 7 * 24 * 3600  # a hub down for a long weekend still finds its queue
-MAX_IDS_PER_ACK = 1000  # contracts.models.Ack bound
 RETRY_S = 1.0
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    payload: bytes
-    reason: str
-
-
-class EventSink(Protocol):
-    def store(self, events: list[Event], dead: list[DeadLetter], *, received_at: datetime) -> int:
-        """Commit valid events (idempotent on event_id) and dead letters in one transaction;
-        return how many events were new. Raises StoreUnavailable when the database cannot."""
-        ...
+RECONNECT_MIN_S = 1.0
+RECONNECT_MAX_S = 30.0
+IDLE_S = 0.25  # how soon an idle loop notices stop()
+FINAL_COMMIT_S = 10.0  # stop() waits this long for the batches being committed, to ack them
+# Batches at the committer at once: it validates the next while it commits one.
+MAX_IN_FLIGHT = 2
+READ_BURST = 100  # packets read per wake-up at most, so batches still leave on time
+FLUSH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,15 @@ class IngestSettings:
     prefix: str = DEFAULT_PREFIX
     batch_max: int = 500
     batch_wait_s: float = 0.005
+    # Commit in a child process (when the database can be opened from one), else in a thread.
+    commit_process: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Batch:
-    messages: list[MQTTMessage] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
+    messages: list[tuple[str, bytes]]
+    mids: list[int]  # packet ids to PUBACK once committed (0: nothing to ack)
+    connection: int  # the broker connection the packet ids belong to
 
 
 class Ingest:
@@ -80,13 +84,24 @@ class Ingest:
         self, settings: IngestSettings, sink: EventSink, metrics: Metrics | None = None
     ) -> None:
         self.settings = settings
-        self._sink = sink
         self.metrics = metrics or Metrics()
         _describe(self.metrics)
-        self._inbox: queue.SimpleQueue[MQTTMessage] = queue.SimpleQueue()
+        self._committer = Committer(sink, settings.prefix, process=settings.commit_process)
         self._stopping = threading.Event()
         self._connected = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
+        # Owned by the loop thread alone, like every call on the client.
+        # Each message as (topic, payload) and its packet id, never paho's message object: a
+        # backlog of those (properties and all) made every garbage collection crawl.
+        self._pending: list[tuple[str, bytes]] = []
+        self._pending_mids: list[int] = []
+        self._oldest = 0.0  # when the oldest pending message came (monotonic)
+        self._in_flight: deque[_Batch] = deque()  # at the committer, results due in this order
+        self._unsent: deque[_Batch] = deque()  # refused or lost, sent again from _retry_at on
+        self._retry_at = 0.0
+        self._connection = 0  # counts connections: packet ids only mean something in theirs
+        self._reconnect_delay = RECONNECT_MIN_S
+        self._address = (settings.host, settings.port)
         self._client = self._build_client()
 
     # ------------------------------------------------------------ lifecycle
@@ -96,22 +111,26 @@ class Ingest:
         connect_persistent(
             self._client, s.host, s.port, v5=s.protocol == "5", expiry_s=SESSION_EXPIRY_S
         )
-        self._client.loop_start()
-        self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
-        self._worker.start()
+        self._committer.start()
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._thread.start()
         self._connected.wait(timeout)
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._worker is not None:
-            self._worker.join(10)
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._thread is not None:
+            self._thread.join(FINAL_COMMIT_S + 5)
+        self._committer.stop()
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def commit_in_process(self) -> bool:
+        """True once batches are committed in the committer process (not in a thread)."""
+        return self._committer.in_process
 
     # ------------------------------------------------------------ paho side
 
@@ -127,7 +146,6 @@ class Ingest:
         )
         client.enable_logger(paho_log)
         client.max_inflight_messages_set(100)
-        client.reconnect_delay_set(1, 30)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         client.on_connect = self._on_connect
@@ -152,6 +170,11 @@ class Ingest:
         if reason.is_failure:
             log.error("broker refused the hub: %s", reason)
             return
+        self._reconnect_delay = RECONNECT_MIN_S
+        # A new connection: the packet ids of what we hold are the old one's. The broker sends
+        # again what the old one did not acknowledge; a PUBACK now could hit another message.
+        self._connection += 1
+        self._pending_mids = [0] * len(self._pending)
         # Subscribed again on every connect: after a broker crash the stored session may be gone.
         client.subscribe(self.subscription(), qos=1)
         log.info("hub ingest connected, subscribing to %s", self.subscription())
@@ -184,92 +207,170 @@ class Ingest:
             log.warning("hub ingest disconnected: %s", reason)
 
     def _on_message(self, _client: Client, _userdata: Any, message: MQTTMessage) -> None:
-        # paho's network thread: hand over and return; the worker commits and acks.
-        self._inbox.put(message)
+        if not self._pending:
+            self._oldest = time.monotonic()
+        self._pending.append((message.topic, bytes(message.payload)))
+        # QoS 0 (a device's choice) has nothing to acknowledge; the subscription caps it at 1.
+        self._pending_mids.append(message.mid if message.qos else 0)
 
-    # ------------------------------------------------------------ worker
+    # ------------------------------------------------------------ the loop
 
-    def _work(self) -> None:
-        pending: list[MQTTMessage] = []
+    def _run(self) -> None:
+        first = True
         while not self._stopping.is_set():
-            pending += self._collect(self.settings.batch_max - len(pending))
-            if pending and self._commit(pending):
-                pending = []
-            elif pending:
-                self._stopping.wait(RETRY_S)
-
-    def _collect(self, room: int) -> list[MQTTMessage]:
-        try:
-            first = self._inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        messages = [first]
-        deadline = time.monotonic() + self.settings.batch_wait_s
-        while len(messages) < room:
-            try:
-                messages.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
+            sock = self._client.socket()
+            if sock is not None:
+                try:
+                    self._step(sock)
+                except Exception:
+                    # A bug here must not end the ingest for good: what is not acked comes again.
+                    log.exception("ingest loop failure")
+                    self._stopping.wait(RETRY_S)
+                continue
+            # As paho's own loop: a pause before every reconnect, longer after each failure.
+            if not first and self._stopping.wait(self._reconnect_delay):
                 break
-        return messages
+            first = False
+            self._reconnect_delay = min(self._reconnect_delay * 2, RECONNECT_MAX_S)
+            try:
+                self._client.reconnect()
+            except OSError as exc:
+                log.warning("cannot reach the broker at %s:%d: %s", *self._address, exc)
+        self._finish()
 
-    def _commit(self, messages: list[MQTTMessage]) -> bool:
-        batch = _Batch(messages)
-        for message in messages:
-            self._classify(batch, message)
+    def _step(self, sock: SocketLike) -> None:
+        client = self._client
+        fd, committer = sock.fileno(), self._committer.connection.fileno()
+        readable, writable, _ = select.select(
+            [fd, committer], [fd] if client.want_write() else [], [], self._timeout()
+        )
+        if fd in readable:
+            self._read_burst()
+        if fd in writable:
+            client.loop_write()
+        client.loop_misc()
+        if committer in readable:
+            self._take_result()
+        self._dispatch()
+
+    def _read_burst(self) -> None:
+        # paho reads one packet per call; while events keep coming, read on rather than go
+        # through select and the loop's bookkeeping for each one.
+        for _ in range(READ_BURST):
+            count = len(self._pending)
+            if self._client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+            if len(self._pending) == count:
+                return  # nothing more buffered, or not an event (acks of our own acks)
+
+    def _timeout(self) -> float:
+        if not self._committer.room(MAX_IN_FLIGHT):
+            return IDLE_S  # the committer's pipe wakes us
+        now = time.monotonic()
+        if self._unsent:
+            return min(IDLE_S, max(0.0, self._retry_at - now))
+        if self._pending:
+            return min(IDLE_S, max(0.0, self._oldest + self.settings.batch_wait_s - now))
+        return IDLE_S
+
+    def _dispatch(self) -> None:
+        """Hand the committer batches while it has room and one is due; refused ones first."""
+        now = time.monotonic()
+        while self._committer.room(MAX_IN_FLIGHT):
+            if self._unsent:
+                if now < self._retry_at:
+                    return
+                batch = self._unsent.popleft()
+            elif self._pending and (
+                len(self._pending) >= self.settings.batch_max
+                or now >= self._oldest + self.settings.batch_wait_s
+            ):
+                batch = self._cut(now)
+            else:
+                return
+            try:
+                self._committer.submit(batch.messages, datetime.now(UTC))
+            except CommitterLost as exc:
+                self._unsent.appendleft(batch)
+                self._lost(exc)
+                return
+            self._in_flight.append(batch)
+
+    def _cut(self, now: float) -> _Batch:
+        size = self.settings.batch_max
+        batch = _Batch(self._pending[:size], self._pending_mids[:size], self._connection)
+        del self._pending[:size], self._pending_mids[:size]
+        # What stays has waited already: it goes as soon as the committer has room.
+        self._oldest = now - self.settings.batch_wait_s
+        return batch
+
+    def _take_result(self) -> None:
         try:
-            new = self._sink.store(batch.events, batch.dead, received_at=datetime.now(UTC))
-        except Exception as exc:
-            self.metrics.inc("ingest_store_failures_total")
-            log.error("cannot store %d events, retrying: %s", len(batch.events), exc)
-            return False
-        self._acknowledge(batch)
-        self.metrics.inc("ingest_events_total", len(batch.events))
-        self.metrics.inc("ingest_events_new_total", new)
-        self.metrics.inc("ingest_batches_total")
-        return True
-
-    def _classify(self, batch: _Batch, message: MQTTMessage) -> None:
-        if not message.topic.endswith(f"/{Kind.EVENT.value}"):
-            # Not ours to judge: amqtt 0.12 hands a new wildcard subscription retained
-            # messages from topics it does not match (access lists). Counted, acked, dropped.
-            self.metrics.inc("ingest_misrouted_total")
-            log.debug("ignored a message on %s, outside the event subscription", message.topic)
+            outcome = self._committer.take()
+        except CommitterLost as exc:
+            self._lost(exc)
             return
-        payload = bytes(message.payload)
-        try:
-            batch.events.append(self._validate(message.topic, payload))
-        except ContractError as exc:
-            reason = str(exc)
-            batch.dead.append(DeadLetter(message.topic, payload, reason))
-            self.metrics.inc("ingest_dead_letters_total", reason=type(exc).__name__)
-            log.warning("dead letter from %s: %s", message.topic, reason)
+        except StoreUnavailable as exc:
+            self._unsent.append(self._in_flight.popleft())
+            self._failed(exc)
+            return
+        batch = self._in_flight.popleft()
+        self._count(outcome)
+        # Committed: now, and only now, the edge may forget these events.
+        for ack_topic, payload in outcome.acks:
+            self._client.publish(ack_topic, payload, qos=1)
+            self.metrics.inc("ingest_acks_sent_total")
+        if batch.connection == self._connection:
+            for mid in batch.mids:
+                if mid:
+                    self._client.ack(mid, 1)
 
-    def _validate(self, raw_topic: str, payload: bytes) -> Event:
-        where = parse(raw_topic, self.settings.prefix)
-        event = codec.decode_event(payload)
-        if (event.site, event.device_id) != (where.site, where.device):
-            # The broker ACL already stops this; a hub that trusted payloads would still
-            # book one device's sessions on another.
-            claimed = f"{event.site}/{event.device_id}"
-            raise ForgedDevice(f"event from {claimed} on the topic of {where.site}/{where.device}")
-        return event
+    def _lost(self, exc: CommitterLost) -> None:
+        # Whatever it had is lost with it: all of that goes again, oldest first, to its
+        # successor (whose results must not be taken for those of the dead one's batches).
+        self._unsent.extendleft(reversed(self._in_flight))
+        self._in_flight.clear()
+        self._failed(exc)
 
-    def _acknowledge(self, batch: _Batch) -> None:
-        by_topic: defaultdict[str, list[str]] = defaultdict(list)
-        for event in batch.events:
-            ack_topic = topic(event.site, event.device_id, Kind.ACK, self.settings.prefix)
-            by_topic[ack_topic].append(str(event.event_id))
-        for ack_topic, ids in by_topic.items():
-            for start in range(0, len(ids), MAX_IDS_PER_ACK):
-                ack = Ack.model_validate({"event_ids": ids[start : start + MAX_IDS_PER_ACK]})
-                self._client.publish(ack_topic, codec.encode(ack), qos=1)
-                self.metrics.inc("ingest_acks_sent_total")
-        for message in batch.messages:
-            self._client.ack(message.mid, message.qos)
+    def _failed(self, exc: StoreUnavailable) -> None:
+        self.metrics.inc("ingest_store_failures_total")
+        waiting = sum(len(batch.messages) for batch in self._unsent)
+        log.error("cannot store %d messages, retrying: %s", waiting, exc)
+        if isinstance(exc, CommitterLost) and not self._stopping.is_set():
+            self._committer.restart()
+        self._retry_at = time.monotonic() + RETRY_S
 
+    def _count(self, outcome: Outcome) -> None:
+        for refused in outcome.refused:
+            self.metrics.inc("ingest_dead_letters_total", reason=refused.kind)
+            log.warning("dead letter from %s: %s", refused.topic, refused.reason)
+        for where in outcome.misrouted:
+            self.metrics.inc("ingest_misrouted_total")
+            log.debug("ignored a message on %s, outside the event subscription", where)
+        self.metrics.inc("ingest_events_total", outcome.events)
+        self.metrics.inc("ingest_events_new_total", outcome.new)
+        self.metrics.inc("ingest_batches_total")
 
-class ForgedDevice(ContractError):
-    """An event whose device is not the one its topic names."""
+    def _finish(self) -> None:
+        """On stop: ack the batches being committed if they end soon, then leave the broker."""
+        deadline = time.monotonic() + FINAL_COMMIT_S
+        while self._in_flight and self._committer.connection.poll(
+            max(0.0, deadline - time.monotonic())
+        ):
+            self._take_result()
+        self._flush()
+        self._client.disconnect()
+        self._flush()
+
+    def _flush(self) -> None:
+        # Written at once unless the socket's buffer was full; then give it a moment.
+        deadline = time.monotonic() + FLUSH_S
+        while self._client.want_write() and (sock := self._client.socket()) is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            select.select([], [sock.fileno()], [], left)
+            self._client.loop_write()
 
 
 def _describe(metrics: Metrics) -> None:
