@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
+import psutil
 from paho.mqtt.client import Client
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
@@ -132,3 +134,40 @@ def _an_event() -> Event:
             "data": AccessDenied(badge_uid="DEADBEEF", reason=DenyReason.UNKNOWN_BADGE),
         }
     )
+
+
+def test_a_committer_killed_mid_burst_loses_and_duplicates_nothing(
+    mosquitto: Mosquitto, engine: Engine
+) -> None:
+    ingest = start_ingest(engine, mosquitto.port)
+    client = Client(CallbackAPIVersion.VERSION2)
+    client.max_inflight_messages_set(100)
+    client.connect("127.0.0.1", mosquitto.port)
+    client.loop_start()
+    burst = [_an_event() for _ in range(2000)]
+    try:
+        assert wait_until(lambda: ingest.commit_in_process, 20), "the committer never took over"
+        [committer] = _committers()
+        events_topic = topic(SITE, DEVICE, Kind.EVENT)
+
+        def send() -> None:
+            for event in burst:
+                client.publish(events_topic, encode(event), qos=1)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        assert wait_until(lambda: count(engine, EventRecord) >= 200, 30)
+        committer.kill()  # mid-burst: its batches in flight must be committed again
+        sender.join(60)
+        assert wait_until(lambda: count(engine, EventRecord) == len(burst), 60)
+        assert wait_until(lambda: ingest.commit_in_process, 20), "no new committer"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        ingest.stop()
+    assert count(engine, EventRecord) == len(burst)  # event_id is unique: none twice
+
+
+def _committers() -> list[psutil.Process]:
+    children = psutil.Process().children(recursive=True)
+    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
