@@ -14,20 +14,17 @@ Resuming, Cancelling and Finishing excluded). Those transient states each last
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from email.message import Message
 from urllib.parse import urlsplit
 
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.httpsim import LoopbackHttp, Reply, json_reply
 from firmware_bridge.model import JobOutcome
 
 TICK_S = 0.02
@@ -59,12 +56,6 @@ class SimJob:
     printing_s: float = 0.0
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: bytes = b""
-
-
 class OctoPrintSimulator:
     """Start with `start()` (or `serve`), drive with the methods below, `stop()` to drop it.
 
@@ -89,7 +80,6 @@ class OctoPrintSimulator:
         self.requests: list[tuple[str, int]] = []  # (path, HTTP status) of each answer
         self.lock = threading.RLock()  # held while the printer changes: tests may hold it too
         self._clock = clock
-        self._tick_s = tick_s
         self._transition_s = transition_s
         self._state = "Operational"
         self._error = ""
@@ -98,18 +88,21 @@ class OctoPrintSimulator:
         self._selected: SimJob | None = None  # the file the job document shows
         self._autoplay: tuple[float, float] | None = None
         self._next_autoplay = 0.0
-        self._injected: list[tuple[str, _Reply]] = []
+        self._injected: list[tuple[str, Reply]] = []
         self._nozzle = AMBIENT_C
         self._bed = AMBIENT_C
         self._last = clock()
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[socket.socket] = set()
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self._http = LoopbackHttp(
+            host,
+            port,
+            lambda path, headers: self.answer(path, headers.get("X-Api-Key")),
+            self._tick,
+            tick_s,
+        )
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self._http.url
 
     @property
     def state(self) -> str:
@@ -120,34 +113,13 @@ class OctoPrintSimulator:
     # -- serving -----------------------------------------------------------------------
 
     def start(self) -> OctoPrintSimulator:
-        server = _Server((self.host, self.port), _Handler)
-        server.simulator = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._stop.clear()
-        self._threads = [
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True),
-            threading.Thread(target=self._tick_loop, name="octoprint-sim-tick", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._http.start()
+        self.port = self._http.port
         return self
 
     def stop(self) -> None:
         """Stop serving and cut every open connection; the printer's state is kept."""
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        for thread in self._threads:
-            thread.join(5)
-        with self.lock:
-            sockets = list(self._sockets)
-            self._sockets.clear()
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        self._http.stop()
 
     def __enter__(self) -> OctoPrintSimulator:
         return self.start()
@@ -219,7 +191,7 @@ class OctoPrintSimulator:
     ) -> None:
         """Answer the next `count` authorised requests for `path` with this body."""
         with self.lock:
-            self._injected += [(path, _Reply(status, body))] * count
+            self._injected += [(path, Reply(status, body))] * count
 
     def busy_seconds(self) -> float:
         with self.lock:
@@ -228,10 +200,12 @@ class OctoPrintSimulator:
 
     # -- the printer's clock -----------------------------------------------------------
 
-    def _tick_loop(self) -> None:
-        while not self._stop.wait(self._tick_s):
-            with self.lock:
-                self._advance()
+    def _request(self, path: str, headers: Message) -> Reply:
+        return self.answer(path, headers.get("X-Api-Key"))
+
+    def _tick(self) -> None:
+        with self.lock:
+            self._advance()
 
     def _advance(self) -> float:
         now = self._clock()
@@ -347,35 +321,32 @@ class OctoPrintSimulator:
 
     # -- answering requests ------------------------------------------------------------
 
-    def answer(self, target: str, key: str | None) -> _Reply:
+    def answer(self, target: str, key: str | None) -> Reply:
         path = urlsplit(target).path
         with self.lock:
             self._advance()
             if key is None or not hmac.compare_digest(key, self.api_key):
-                reply = _Reply(403, b"<h1>403 Forbidden</h1>")
+                reply = Reply(403, b"<h1>403 Forbidden</h1>")
             else:
                 reply = self._route(path)
             self.requests.append((path, reply.status))
             return reply
 
-    def _route(self, path: str) -> _Reply:
+    def _route(self, path: str) -> Reply:
         for index, (injected_path, reply) in enumerate(self._injected):
             if injected_path == path:
                 del self._injected[index]
                 return reply
         if path == "/api/job":
-            return _json(self._job_document())
+            return json_reply(self._job_document())
         if path == "/api/printer":
             printer = self._printer_document()
-            return _Reply(409, b"Printer is not operational") if printer is None else _json(printer)
-        return _Reply(404, b'{"error": "Not Found"}')
-
-    def _register(self, sock: socket.socket, *, add: bool) -> None:
-        with self.lock:
-            if add:
-                self._sockets.add(sock)
-            else:
-                self._sockets.discard(sock)
+            return (
+                Reply(409, b"Printer is not operational")
+                if printer is None
+                else json_reply(printer)
+            )
+        return Reply(404, b'{"error": "Not Found"}')
 
 
 def _progress(job: SimJob | None) -> dict[str, object]:
@@ -389,48 +360,6 @@ def _progress(job: SimJob | None) -> dict[str, object]:
         "printTimeLeft": round(job.duration_s - job.printing_s),
         "printTimeLeftOrigin": "estimate",
     }
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    simulator: OctoPrintSimulator
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as OctoPrint's Tornado serves it
-    timeout = 30  # an idle kept-alive connection is dropped after this
-    # Headers and body leave in one segment: written apart, Nagle's algorithm and the
-    # client's delayed ACK would hold every answer back by tens of milliseconds.
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-
-    def setup(self) -> None:
-        super().setup()
-        self._simulator()._register(self.connection, add=True)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        self._simulator()._register(self.connection, add=False)
-
-    def do_GET(self) -> None:
-        reply = self._simulator().answer(self.path, self.headers.get("X-Api-Key"))
-        self.send_response(reply.status)
-        kind = "application/json" if reply.body.startswith((b"{", b"[")) else "text/html"
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return  # tests and the demo read the simulator's `requests`, not stderr
-
-    def _simulator(self) -> OctoPrintSimulator:
-        return cast(_Server, self.server).simulator
-
-
-def _json(doc: dict[str, object]) -> _Reply:
-    return _Reply(200, json.dumps(doc).encode())
 
 
 def serve(

@@ -13,20 +13,17 @@ ERROR (with the job) for `hold_s`, as the printer's screen waits to be acknowled
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from email.message import Message
 from urllib.parse import urlsplit
 
 from firmware_bridge.errors import BridgeError
+from firmware_bridge.httpsim import LoopbackHttp, Reply, json_reply
 from firmware_bridge.model import JobOutcome
 from firmware_bridge.prusalink.parse import (
     Credentials,
@@ -61,13 +58,6 @@ class SimJob:
     printing_s: float = 0.0
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-
-
 class PrusaLinkSimulator:
     """Start with `start()` (or `serve`), drive with the methods below, `stop()` to drop it.
 
@@ -95,7 +85,6 @@ class PrusaLinkSimulator:
         self.requests: list[tuple[str, int]] = []  # (path, HTTP status) of each answer
         self.lock = threading.RLock()  # held while the printer changes: tests may hold it too
         self._clock = clock
-        self._tick_s = tick_s
         self._hold_s = hold_s
         self._nonce_ttl_s = nonce_ttl_s
         self._nonces: dict[str, float] = {}  # nonce → when issued
@@ -108,18 +97,21 @@ class PrusaLinkSimulator:
         self._hold_until: float | None = None
         self._autoplay: tuple[float, float] | None = None
         self._next_autoplay = 0.0
-        self._injected: list[tuple[str, _Reply]] = []
+        self._injected: list[tuple[str, Reply]] = []
         self._nozzle = AMBIENT_C
         self._bed = AMBIENT_C
         self._last = clock()
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[socket.socket] = set()
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self._http = LoopbackHttp(
+            host,
+            port,
+            lambda path, headers: self.answer("GET", path, headers.get("Authorization")),
+            self._tick,
+            tick_s,
+        )
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self._http.url
 
     # -- serving -----------------------------------------------------------------------
 
@@ -128,34 +120,13 @@ class PrusaLinkSimulator:
             # A rebooted printer has forgotten its nonces: clients meet a fresh challenge.
             self._nonces.clear()
             self._counts.clear()
-        server = _Server((self.host, self.port), _Handler)
-        server.simulator = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._stop.clear()
-        self._threads = [
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True),
-            threading.Thread(target=self._tick_loop, name="prusalink-sim-tick", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._http.start()
+        self.port = self._http.port
         return self
 
     def stop(self) -> None:
         """Stop serving and cut every open connection; the printer's state is kept."""
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        for thread in self._threads:
-            thread.join(5)
-        with self.lock:
-            sockets = list(self._sockets)
-            self._sockets.clear()
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        self._http.stop()
 
     def __enter__(self) -> PrusaLinkSimulator:
         return self.start()
@@ -229,7 +200,7 @@ class PrusaLinkSimulator:
     ) -> None:
         """Answer the next `count` authenticated requests for `path` with this body."""
         with self.lock:
-            self._injected += [(path, _Reply(status, body))] * count
+            self._injected += [(path, Reply(status, body))] * count
 
     def pending_injections(self) -> int:
         with self.lock:
@@ -242,10 +213,12 @@ class PrusaLinkSimulator:
 
     # -- the printer's clock -----------------------------------------------------------
 
-    def _tick_loop(self) -> None:
-        while not self._stop.wait(self._tick_s):
-            with self.lock:
-                self._advance()
+    def _request(self, path: str, headers: Message) -> Reply:
+        return self.answer("GET", path, headers.get("Authorization"))
+
+    def _tick(self) -> None:
+        with self.lock:
+            self._advance()
 
     def _advance(self) -> float:
         now = self._clock()
@@ -358,7 +331,7 @@ class PrusaLinkSimulator:
 
     # -- answering requests ------------------------------------------------------------
 
-    def answer(self, method: str, target: str, authorization: str | None) -> _Reply:
+    def answer(self, method: str, target: str, authorization: str | None) -> Reply:
         path = urlsplit(target).path
         with self.lock:
             now = self._advance()
@@ -367,19 +340,19 @@ class PrusaLinkSimulator:
             self.requests.append((path, reply.status))
             return reply
 
-    def _route(self, path: str) -> _Reply:
+    def _route(self, path: str) -> Reply:
         for index, (injected_path, reply) in enumerate(self._injected):
             if injected_path == path:
                 del self._injected[index]
                 return reply
         if path == "/api/v1/status":
-            return _json(self._status())
+            return json_reply(self._status())
         if path == "/api/v1/job":
             job = self._job_document()
-            return _Reply(204) if job is None else _json(job)
+            return Reply(204) if job is None else json_reply(job)
         if path == "/api/v1/info":
-            return _json(self._info())
-        return _Reply(404, b'{"title": "Not Found", "text": "Not Found"}')
+            return json_reply(self._info())
+        return Reply(404, b'{"title": "Not Found", "text": "Not Found"}')
 
     def _verify(self, method: str, target: str, header: str | None, now: float) -> bool | None:
         """None if authenticated, else whether the refusal is only a stale nonce."""
@@ -416,7 +389,7 @@ class PrusaLinkSimulator:
         )
         return hmac.compare_digest(expected, credentials.response)
 
-    def _challenge(self, now: float, *, stale: bool) -> _Reply:
+    def _challenge(self, now: float, *, stale: bool) -> Reply:
         for nonce, issued in list(self._nonces.items()):
             if now - issued > self._nonce_ttl_s:
                 del self._nonces[nonce]
@@ -425,59 +398,7 @@ class PrusaLinkSimulator:
         self._nonces[nonce] = now
         header = challenge_header(REALM, nonce, stale=stale, opaque=self._opaque)
         body = b'{"title": "Unauthorized", "text": "Unauthorized"}'
-        return _Reply(401, body, (("WWW-Authenticate", header),))
-
-    def _register(self, sock: socket.socket, *, add: bool) -> None:
-        with self.lock:
-            if add:
-                self._sockets.add(sock)
-            else:
-                self._sockets.discard(sock)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    simulator: PrusaLinkSimulator
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the printers serve it
-    timeout = 30  # an idle kept-alive connection is dropped after this
-    # Headers and body leave in one segment: written apart, Nagle's algorithm and the
-    # client's delayed ACK would hold every answer back by tens of milliseconds.
-    wbufsize = 1 << 16
-    disable_nagle_algorithm = True
-
-    def setup(self) -> None:
-        super().setup()
-        self._simulator()._register(self.connection, add=True)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        self._simulator()._register(self.connection, add=False)
-
-    def do_GET(self) -> None:
-        reply = self._simulator().answer("GET", self.path, self.headers.get("Authorization"))
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        if reply.status != 204:
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if reply.status != 204:
-            self.wfile.write(reply.body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return  # tests and the demo read the simulator's `requests`, not stderr
-
-    def _simulator(self) -> PrusaLinkSimulator:
-        return cast(_Server, self.server).simulator
-
-
-def _json(doc: dict[str, object]) -> _Reply:
-    return _Reply(200, json.dumps(doc).encode())
+        return Reply(401, body, (("WWW-Authenticate", header),))
 
 
 def _as_dict(value: object) -> dict[str, object]:
