@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.acl.keys import load_or_create_signing_key
 from hub.acl.sync import AccessListSync, BrokerLogin
+from hub.billing.settings import BillingSettings
 from hub.db import make_engine, migrate, session_factory
 from hub.errors import StoreUnavailable
 from hub.ingest.consumer import Ingest
@@ -38,6 +39,7 @@ class AppFactory(Protocol):
         sessions: sessionmaker[Session],
         metrics: Metrics,
         on_registry_change: Callable[[], None],
+        billing_settings: BillingSettings,
     ) -> Any: ...
 
 
@@ -98,7 +100,10 @@ class Hub:
         self.ingest.start()
         if self._app_factory is not None:
             app = self._app_factory(
-                sessions=self.sessions, metrics=self.metrics, on_registry_change=self.acl.changed
+                sessions=self.sessions,
+                metrics=self.metrics,
+                on_registry_change=self.acl.changed,
+                billing_settings=self.settings.billing,
             )
             self._web = WebServer(app, self.settings.api, self.settings.log_level).start()
         log.info("hub started (database %s)", self.engine.url.render_as_string())

@@ -1,7 +1,8 @@
 """The hub's settings: defaults, then an optional TOML file, then `MACHINERIE_HUB_*` variables.
 
-Nested sections read `[mqtt]`, `[api]` and `[ingest]` in TOML and `MACHINERIE_HUB_MQTT__HOST`
-style in the environment; anything not given falls back to an embedded single-host setup.
+Nested sections read `[mqtt]`, `[api]`, `[ingest]` and `[billing]` in TOML and
+`MACHINERIE_HUB_MQTT__HOST` style in the environment; anything not given falls back to an
+embedded single-host setup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic_settings import (
 )
 
 from contracts.topics import DEFAULT_PREFIX
+from hub.billing.settings import BillingSettings
 from hub.devices import HUB_USERNAME, hub_password
 from hub.errors import Invalid, NotFound
 from hub.ingest.consumer import IngestSettings
@@ -68,6 +70,7 @@ class HubSettings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     api: ApiSettings = ApiSettings()
     ingest: IngestTuning = IngestTuning()
+    billing: BillingSettings = BillingSettings()
 
     @classmethod
     def settings_customise_sources(

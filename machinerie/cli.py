@@ -7,6 +7,7 @@ import typer
 from contracts.cli import app as contracts_app
 from edge.cli import app as edge_app
 from firmware_bridge.cli import app as bridge_app
+from hub.billing.cli import app as billing_app
 from hub.cli import app as hub_app
 from hub.cli import usage
 from hub.devices.cli import app as device_app
@@ -21,6 +22,7 @@ app.add_typer(bridge_app, name="bridge")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(device_app, name="device")
 app.add_typer(hub_app, name="hub")
+app.add_typer(billing_app, name="billing")
 app.command()(usage)
 app.command()(demo)
 app.command("demo-edge")(edge_demo)

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import auth, errors, me, metrics, sessions, usage
+from hub.api import auth, billing, errors, me, metrics, sessions, usage
 from hub.api.accounts import HASHER
 from hub.api.deps import now_utc
 from hub.api.ratelimit import FailedLogins
 from hub.api.registry import badges, machines, members, organisations, qualifications, sites
+from hub.billing.settings import BillingSettings
 from hub.ingest.metrics import Metrics
 
 ROUTERS = (
@@ -28,6 +29,7 @@ ROUTERS = (
     qualifications.router,
     usage.router,
     sessions.router,
+    billing.router,
     me.router,
     metrics.router,
 )
@@ -42,6 +44,7 @@ def create_app(
     sessions: sessionmaker[Session],
     metrics: Metrics | None = None,
     on_registry_change: Callable[[], None] | None = None,
+    billing_settings: BillingSettings | None = None,
 ) -> FastAPI:
     """The API over `sessions`; `on_registry_change` runs after each committed registry write."""
     app = FastAPI(
@@ -53,6 +56,7 @@ def create_app(
     app.state.metrics = metrics if metrics is not None else Metrics()
     app.state.metrics.describe("api_logins", "Password logins to the hub API, by outcome")
     app.state.on_registry_change = on_registry_change or _nothing
+    app.state.billing = billing_settings or BillingSettings()
     app.state.clock = now_utc
     app.state.hasher = HASHER
     app.state.failed_logins = FailedLogins(clock=time.monotonic)

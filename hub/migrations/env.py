@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import hub.api.models
+import hub.billing.models
 import hub.ledger.models
 import hub.registry.models  # noqa: F401  (registers the tables on Base.metadata)
 from hub.db import Base, make_engine

@@ -34,6 +34,14 @@ class OrganisationCategory(StrEnum):
     TRAINING = "training"
 
 
+class VatRegime(StrEnum):
+    """How an organisation's invoices charge VAT: normally, reverse charged, or exempt."""
+
+    STANDARD = "standard"
+    REVERSE_CHARGE = "reverse_charge"
+    EXEMPT = "exempt"
+
+
 class MachineKind(StrEnum):
     CNC_MILL = "cnc_mill"
     LASER_CUTTER = "laser_cutter"
@@ -67,6 +75,22 @@ class Organisation(Base):
     category: Mapped[OrganisationCategory] = mapped_column(
         _enum(OrganisationCategory, "organisation_category")
     )
+    # Billing details. The server defaults fill the rows that existed before billing did.
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2), default="BE", server_default="BE")
+    billing_email: Mapped[str | None] = mapped_column(String(320))
+    # Peppol endpoint (EAS code and id); unset, billing uses 0208 and the enterprise number.
+    peppol_scheme: Mapped[str | None] = mapped_column(String(4))
+    peppol_id: Mapped[str | None] = mapped_column(String(320))
+    vat_regime: Mapped[VatRegime] = mapped_column(
+        _enum(VatRegime, "vat_regime"),
+        default=VatRegime.STANDARD,
+        server_default=VatRegime.STANDARD.value,
+    )
+    # The buyer reference invoices carry (PEPPOL-EN16931-R003); unset, billing uses `org-0007`.
+    buyer_reference: Mapped[str | None] = mapped_column(String(100))
 
 
 class Member(Base):
@@ -77,6 +101,11 @@ class Member(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Postal address, for a private person billed directly rather than through an organisation.
+    street: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2), default="BE", server_default="BE")
 
 
 class Badge(Base):

@@ -1,12 +1,15 @@
 """Registry writes: sites, organisations, members, badges, machines and qualifications.
 
-Every write bumps the access-list version in the same transaction; the caller commits.
+Every write that can change an access list bumps the access-list version in the same transaction
+(billing details cannot, so changing them does not); the caller commits.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Self, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -29,9 +32,15 @@ from hub.registry.models import (
     Qualification,
     QualifiedRole,
     Site,
+    VatRegime,
 )
 
 RowT = TypeVar("RowT", bound=Base)
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+# Peppol EAS codes: four digits (0208 the Belgian enterprise number, 9925 the Belgian VAT
+# number), or EM for an e-mail address.
+EAS = re.compile(r"^(?:[0-9]{4}|EM)$")
+PEPPOL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,99}$")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -66,6 +75,155 @@ def create_site(
     return _insert(session, site, conflict=f"site {site_id!r} exists")
 
 
+class MemberAddress(TypedDict, total=False):
+    """A postal address; in an update, only the keys given change."""
+
+    street: str | None
+    postcode: str | None
+    city: str | None
+    country: str  # ISO 3166-1 alpha-2
+
+
+class OrganisationBilling(MemberAddress, total=False):
+    """What invoices to an organisation need beyond its name and numbers."""
+
+    billing_email: str | None
+    peppol_scheme: str | None  # EAS code; unset, 0208 when the enterprise number is known
+    peppol_id: str | None
+    vat_regime: VatRegime | str
+    buyer_reference: str | None
+
+
+@dataclass(frozen=True)
+class _Address:
+    street: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str = "BE"
+
+    def checked(self) -> Self:
+        return replace(
+            self,
+            street=_text(self.street, what="street", max_length=200),
+            postcode=_text(self.postcode, what="postcode", max_length=16),
+            city=_text(self.city, what="city", max_length=100),
+            country=_country(self.country),
+        )
+
+    def store(self, row: Organisation | Member) -> None:
+        row.street, row.postcode, row.city = self.street, self.postcode, self.city
+        row.country = self.country
+
+
+@dataclass(frozen=True)
+class _Billing(_Address):
+    billing_email: str | None = None
+    peppol_scheme: str | None = None
+    peppol_id: str | None = None
+    vat_regime: VatRegime | str = VatRegime.STANDARD
+    buyer_reference: str | None = None
+
+    @classmethod
+    def of(cls, row: Organisation) -> _Billing:
+        return cls(
+            street=row.street,
+            postcode=row.postcode,
+            city=row.city,
+            country=row.country,
+            billing_email=row.billing_email,
+            peppol_scheme=row.peppol_scheme,
+            peppol_id=row.peppol_id,
+            vat_regime=row.vat_regime,
+            buyer_reference=row.buyer_reference,
+        )
+
+    def checked_for(self, row: Organisation) -> _Billing:
+        """Canonical values, consistent with the organisation's numbers, or Invalid."""
+        email = _email(self.billing_email)
+        regime = _vat_regime(self.vat_regime)
+        if regime is VatRegime.REVERSE_CHARGE and not row.vat_number:
+            raise Invalid("reverse charge needs the organisation's VAT number")
+        scheme, peppol_id = _peppol(
+            self.peppol_scheme, self.peppol_id, enterprise=row.enterprise_number, email=email
+        )
+        return replace(
+            self.checked(),
+            billing_email=email,
+            peppol_scheme=scheme,
+            peppol_id=peppol_id,
+            vat_regime=regime,
+            buyer_reference=_text(self.buyer_reference, what="buyer reference", max_length=100),
+        )
+
+    def store_billing(self, row: Organisation) -> None:
+        self.store(row)
+        row.billing_email, row.buyer_reference = self.billing_email, self.buyer_reference
+        row.peppol_scheme, row.peppol_id = self.peppol_scheme, self.peppol_id
+        row.vat_regime = VatRegime(self.vat_regime)
+
+
+def _text(value: str | None, *, what: str, max_length: int) -> str | None:
+    """Free text as stored: stripped, empty as None, and what PostgreSQL would refuse refused."""
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    if "\x00" in cleaned or len(cleaned) > max_length:
+        raise Invalid(f"{what} must be at most {max_length} characters, without NUL")
+    return cleaned
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if not COUNTRY.fullmatch(code):
+        raise Invalid(f"{value!r} is not a country code (ISO 3166 alpha-2, such as BE)")
+    return code
+
+
+def _email(value: str | None) -> str | None:
+    cleaned = _text(value, what="e-mail address", max_length=320)
+    return numbers.email(cleaned) if cleaned else None
+
+
+def _vat_regime(value: VatRegime | str) -> VatRegime:
+    try:
+        return VatRegime(value)
+    except ValueError as exc:
+        raise Invalid(f"unknown VAT regime {value!r}") from exc
+
+
+def _peppol(
+    scheme: str | None, peppol_id: str | None, *, enterprise: str | None, email: str | None
+) -> tuple[str | None, str | None]:
+    """A Peppol endpoint override: the scheme (EAS code) and its id, the id checked per scheme."""
+    code = _text(scheme, what="Peppol scheme", max_length=4)
+    given = _text(peppol_id, what="Peppol id", max_length=320)
+    if code is None:
+        if given is not None:
+            raise Invalid("a Peppol id needs its scheme (an EAS code such as 0208)")
+        return None, None
+    code = code.upper()
+    if not EAS.fullmatch(code):
+        raise Invalid(f"{scheme!r} is not a Peppol EAS code (four digits, or EM)")
+    if given is not None:
+        return code, _peppol_id(code, given)
+    # Without an id, billing falls back on the enterprise number or the billing e-mail.
+    if (code == "0208" and enterprise) or (code == "EM" and email):
+        return code, None
+    raise Invalid(f"give the Peppol id for scheme {code}")
+
+
+def _peppol_id(scheme: str, value: str) -> str:
+    if scheme == "0208":
+        return numbers.enterprise_number(value)
+    if scheme == "9925":
+        return numbers.vat_number(value)
+    if scheme == "EM":
+        return numbers.email(value)
+    if not PEPPOL_ID.fullmatch(value):
+        raise Invalid(f"{value!r} is not a Peppol participant id")
+    return value
+
+
 def create_organisation(
     session: Session,
     *,
@@ -73,6 +231,7 @@ def create_organisation(
     category: OrganisationCategory | str,
     enterprise_number: str | None = None,
     vat_number: str | None = None,
+    **billing: Unpack[OrganisationBilling],
 ) -> Organisation:
     """An occupant's business; both numbers are optional (private persons) but checked if given."""
     enterprise = numbers.enterprise_number(enterprise_number) if enterprise_number else None
@@ -84,17 +243,44 @@ def create_organisation(
     except ValueError as exc:
         raise Invalid(f"unknown organisation category {category!r}") from exc
     row = Organisation(name=name, category=kind, enterprise_number=enterprise, vat_number=vat)
+    replace(_Billing(), **billing).checked_for(row).store_billing(row)
     return _insert(session, row, conflict=f"enterprise {enterprise} is already registered")
 
 
+def update_organisation_billing(
+    session: Session, *, organisation_id: int, **changes: Unpack[OrganisationBilling]
+) -> Organisation:
+    """Change the billing details given; the others stay. Issued invoices keep what they said."""
+    row = _get(session, Organisation, organisation_id, "organisation")
+    replace(_Billing.of(row), **changes).checked_for(row).store_billing(row)
+    return row
+
+
 def create_member(
-    session: Session, *, name: str, email: str | None = None, organisation_id: int | None = None
+    session: Session,
+    *,
+    name: str,
+    email: str | None = None,
+    organisation_id: int | None = None,
+    **address: Unpack[MemberAddress],
 ) -> Member:
+    """A person who badges in; the address is for billing them directly (no organisation)."""
     if organisation_id is not None:
         _get(session, Organisation, organisation_id, "organisation")
-    address = numbers.email(email) if email else None
-    row = Member(name=name, email=address, organisation_id=organisation_id, active=True)
-    return _insert(session, row, conflict=f"e-mail {address} is already used")
+    mail = numbers.email(email) if email else None
+    row = Member(name=name, email=mail, organisation_id=organisation_id, active=True)
+    replace(_Address(), **address).checked().store(row)
+    return _insert(session, row, conflict=f"e-mail {mail} is already used")
+
+
+def update_member_address(
+    session: Session, *, member_id: int, **changes: Unpack[MemberAddress]
+) -> Member:
+    """Change the parts of a member's postal address given; the others stay."""
+    row = _get(session, Member, member_id, "member")
+    current = _Address(street=row.street, postcode=row.postcode, city=row.city, country=row.country)
+    replace(current, **changes).checked().store(row)
+    return row
 
 
 def set_member_active(session: Session, *, member_id: int, active: bool) -> Member:

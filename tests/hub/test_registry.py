@@ -12,7 +12,7 @@ from hub.errors import Conflict, Invalid, NotFound
 from hub.ledger.service import record_events
 from hub.registry import service
 from hub.registry.access import access_entries, acl_version
-from hub.registry.models import OrganisationCategory
+from hub.registry.models import OrganisationCategory, VatRegime
 from hub.registry.sightings import recent_sightings
 from tests.hub.factories import T0, denied, workshop
 
@@ -71,6 +71,128 @@ def test_an_enterprise_is_registered_once(db: Session) -> None:
             db, name="B", category="external", enterprise_number="BE0403.170.701"
         )
     db.commit()  # the savepoint kept the transaction usable
+
+
+def test_billing_details_are_stored_in_canonical_form(db: Session) -> None:
+    org = service.create_organisation(
+        db,
+        name="Atelier Ada",
+        category="resident_artisan",
+        enterprise_number="0403.170.701",
+        vat_number="BE 0403.170.701",
+        street=" Rue de la Brasserie 12 ",
+        postcode="4000",
+        city="Liège",
+        country="be",
+        billing_email="Compta@Atelier-Ada.be",
+        vat_regime="reverse_charge",
+        buyer_reference="ADA-2026",
+    )
+    db.commit()
+    db.expire_all()
+    assert (org.street, org.postcode, org.city, org.country) == (
+        "Rue de la Brasserie 12",
+        "4000",
+        "Liège",
+        "BE",
+    )
+    assert (org.billing_email, org.vat_regime, org.buyer_reference) == (
+        "compta@atelier-ada.be",
+        VatRegime.REVERSE_CHARGE,
+        "ADA-2026",
+    )
+    # No override: billing derives the Peppol endpoint (0208 + enterprise number) itself.
+    assert (org.peppol_scheme, org.peppol_id) == (None, None)
+
+
+def test_billing_details_default_to_a_belgian_standard_rated_buyer(db: Session) -> None:
+    org = service.create_organisation(db, name="Jean Dupont", category="training")
+    member = service.create_member(db, name="Jean")
+    db.commit()
+    assert (org.country, org.vat_regime, org.street, org.billing_email) == (
+        "BE",
+        VatRegime.STANDARD,
+        None,
+        None,
+    )
+    assert (member.country, member.street, member.postcode, member.city) == ("BE", None, None, None)
+
+
+@pytest.mark.parametrize("country", ["BEL", "B", "B1", "", "  ", "ÉS", "B\x00"])
+def test_an_unknown_country_code_is_refused(db: Session, country: str) -> None:
+    with pytest.raises(Invalid, match="country code"):
+        service.create_organisation(db, name="X", category="external", country=country)
+    with pytest.raises(Invalid, match="country code"):
+        service.create_member(db, name="X", country=country)
+
+
+@pytest.mark.parametrize(
+    ("details", "reason"),
+    [
+        ({"billing_email": "compta-at-ada"}, "e-mail"),
+        ({"vat_regime": "zero"}, "VAT regime"),
+        ({"vat_regime": "reverse_charge"}, "VAT number"),
+        ({"peppol_scheme": "208"}, "EAS"),
+        ({"peppol_id": "0403170701"}, "scheme"),
+        ({"peppol_scheme": "0208"}, "Peppol id"),  # and no enterprise number to fall back on
+        ({"peppol_scheme": "0208", "peppol_id": "0403170702"}, "enterprise number"),
+        ({"peppol_scheme": "0088", "peppol_id": "not an id"}, "participant id"),
+        ({"street": "x" * 201}, "street"),
+        ({"city": "Li\x00ge"}, "city"),
+    ],
+)
+def test_inconsistent_billing_details_are_refused(
+    db: Session, details: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(Invalid, match=reason):
+        service.create_organisation(db, name="X", category="external", **details)
+
+
+def test_a_peppol_endpoint_override_is_checked_per_scheme(db: Session) -> None:
+    by_email = service.create_organisation(
+        db, name="A", category="external", peppol_scheme="em", peppol_id="Ada@Example.org"
+    )
+    by_vat = service.create_organisation(
+        db, name="B", category="external", peppol_scheme="9925", peppol_id="be 0428.759.497"
+    )
+    other = service.create_organisation(
+        db, name="C", category="external", peppol_scheme="0088", peppol_id="5798000000001"
+    )
+    assert (by_email.peppol_scheme, by_email.peppol_id) == ("EM", "ada@example.org")
+    assert (by_vat.peppol_scheme, by_vat.peppol_id) == ("9925", "BE0428759497")
+    assert (other.peppol_scheme, other.peppol_id) == ("0088", "5798000000001")
+
+
+def test_billing_details_change_without_touching_access_lists(db: Session) -> None:
+    org = service.create_organisation(
+        db, name="Atelier", category="external", vat_number="BE0403170701", city="Liège"
+    )
+    member = service.create_member(db, name="Ada", email="ada@example.org")
+    db.commit()
+    version = acl_version(db)
+
+    service.update_organisation_billing(
+        db, organisation_id=org.id, country="NL", vat_regime="reverse_charge", city=None
+    )
+    service.update_member_address(db, member_id=member.id, street="Quai de la Batte 1")
+    db.commit()
+    assert (org.country, org.vat_regime, org.city, org.name) == (
+        "NL",
+        VatRegime.REVERSE_CHARGE,
+        None,
+        "Atelier",
+    )
+    assert (member.street, member.country) == ("Quai de la Batte 1", "BE")
+    assert acl_version(db) == version
+
+    # A refused change leaves every detail as it was.
+    with pytest.raises(Invalid):
+        service.update_organisation_billing(db, organisation_id=org.id, city="Gent", country="X")
+    assert (org.city, org.country) == (None, "NL")
+    with pytest.raises(NotFound):
+        service.update_organisation_billing(db, organisation_id=999, city="Gent")
+    with pytest.raises(NotFound):
+        service.update_member_address(db, member_id=999, city="Gent")
 
 
 def test_email_is_unique_and_checked(db: Session) -> None:

@@ -168,3 +168,80 @@ def test_each_role_reaches_only_its_part(api: Api, db: Session) -> None:
             )
             expected = {"GET": 200, "PATCH": 200, "POST": 201}[method] if role in roles else 403
             assert response.status_code == expected, (role, method, path, response.text)
+
+
+def test_billing_details_go_in_and_come_back(api: Api) -> None:
+    manager = api.as_role(UserRole.MANAGER)
+    body = {
+        "name": "Atelier Ada",
+        "category": "resident_artisan",
+        "enterprise_number": "0403.170.701",
+        "street": "Rue de la Brasserie 12",
+        "postcode": "4000",
+        "city": "Liège",
+        "billing_email": "Compta@Atelier-Ada.be",
+        "buyer_reference": "ADA-2026",
+    }
+    created = api.client.post("/organisations", json=body, headers=manager)
+    assert created.status_code == 201, created.text
+    organisation = created.json()
+    assert {k: organisation[k] for k in ("country", "billing_email", "vat_regime")} == {
+        "country": "BE",
+        "billing_email": "compta@atelier-ada.be",
+        "vat_regime": "standard",
+    }
+    changes = {"country": "nl", "city": None, "peppol_scheme": "0208"}
+    patched = api.client.patch(
+        f"/organisations/{organisation['id']}", json=changes, headers=manager
+    )
+    assert patched.status_code == 200, patched.text
+    expected = {**organisation, "country": "NL", "city": None, "peppol_scheme": "0208"}
+    assert patched.json() == expected
+    assert api.client.get(f"/organisations/{organisation['id']}", headers=manager).json() == (
+        expected
+    )
+    # Billing details are in no access list: nothing goes out to the machines.
+    assert api.registry_changes == [1]
+
+
+def test_a_member_billed_directly_has_an_address(api: Api) -> None:
+    manager = api.as_role(UserRole.MANAGER)
+    address = {"street": "Quai de la Batte 1", "postcode": "4020", "city": "Liège"}
+    created = api.client.post("/members", json={"name": "Jean", **address}, headers=manager)
+    assert created.status_code == 201, created.text
+    member = created.json()
+    assert {k: member[k] for k in (*address, "country")} == {**address, "country": "BE"}
+    moved = api.client.patch(
+        f"/members/{member['id']}", json={"city": "Herstal", "postcode": "4040"}, headers=manager
+    )
+    assert moved.json() == {**member, "city": "Herstal", "postcode": "4040"}
+    assert api.registry_changes == [1]
+    left = api.client.patch(f"/members/{member['id']}", json={"active": False}, headers=manager)
+    assert left.json() == {**moved.json(), "active": False}
+    assert api.registry_changes == [1, 1]
+
+
+def test_bad_billing_details_are_a_readable_422(api: Api, db: Session) -> None:
+    shop = workshop(db)
+    manager = api.as_role(UserRole.MANAGER)
+    base = {"name": "X", "category": "external"}
+    bad = [
+        ("post", "/organisations", {**base, "country": "Belgium"}),
+        ("post", "/organisations", {**base, "country": "B1"}),
+        ("post", "/organisations", {**base, "vat_regime": "reverse_charge"}),
+        ("post", "/organisations", {**base, "peppol_scheme": "0208", "peppol_id": "12"}),
+        ("post", "/members", {"name": "Jean", "country": "XXX"}),
+        ("patch", f"/members/{shop.member_id}", {"country": None}),
+    ]
+    for method, path, body in bad:
+        response = api.client.request(method, path, json=body, headers=manager)
+        assert response.status_code == 422, (body, response.text)
+    refused = api.client.post("/organisations", json={**base, "country": "1E"}, headers=manager)
+    assert "country" in str(refused.json()["detail"])
+    organisation = api.client.post("/organisations", json=base, headers=manager).json()
+    patch = api.client.patch(
+        f"/organisations/{organisation['id']}", json={"billing_email": "nope"}, headers=manager
+    )
+    assert patch.json() == {"detail": "'nope' is not an e-mail address"}
+    missing = api.client.patch("/organisations/999", json={"city": "Gent"}, headers=manager)
+    assert missing.status_code == 404

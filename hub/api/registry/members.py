@@ -37,9 +37,7 @@ def list_members(db: SessionDep, _manager: Manager) -> list[Member]:
     responses=responses(401, 403, 404, 409, 422),
 )
 def create_member(body: MemberCreate, writer: Writer) -> Member:
-    member = service.create_member(
-        writer.session, name=body.name, email=body.email, organisation_id=body.organisation_id
-    )
+    member = service.create_member(writer.session, **body.model_dump())
     writer.commit()
     return member
 
@@ -59,11 +57,17 @@ def get_member(member_id: Annotated[DbId, Path()], db: SessionDep, _manager: Man
 
 @router.patch(
     "/{member_id}",
-    summary="Activate or deactivate a member",
+    summary="Activate or deactivate a member, or correct their address",
     response_model=MemberPublic,
     responses=responses(401, 403, 404, 422),
 )
 def update_member(member_id: Annotated[DbId, Path()], body: MemberUpdate, writer: Writer) -> Member:
-    member = service.set_member_active(writer.session, member_id=member_id, active=body.active)
+    address = body.model_dump(exclude_unset=True, exclude={"active"})
+    member = service.update_member_address(writer.session, member_id=member_id, **address)
+    if body.active is None:
+        # An address is in no access list: nothing to publish to the machines.
+        writer.session.commit()
+        return member
+    service.set_member_active(writer.session, member_id=member_id, active=body.active)
     writer.commit()
     return member

@@ -1,6 +1,8 @@
 """Organisations: the occupants' businesses that usage is billed to.
 
 Belgian enterprise and VAT numbers are checked on the way in; a bad one is a 422 with the reason.
+Billing details (address, Peppol endpoint, VAT regime) can be corrected later; they are not part
+of any access list, so changing them publishes nothing to the machines.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ from sqlalchemy import select
 
 from hub.api.deps import Manager, SessionDep, Writer
 from hub.api.errors import responses
-from hub.api.registry.schemas import OrganisationCreate, OrganisationPublic
+from hub.api.registry.schemas import (
+    OrganisationBilling,
+    OrganisationCreate,
+    OrganisationPublic,
+)
 from hub.api.types import DbId
 from hub.errors import NotFound
 from hub.registry import service
@@ -39,13 +45,7 @@ def list_organisations(db: SessionDep, _manager: Manager) -> list[Organisation]:
     responses=responses(401, 403, 409, 422),
 )
 def create_organisation(body: OrganisationCreate, writer: Writer) -> Organisation:
-    organisation = service.create_organisation(
-        writer.session,
-        name=body.name,
-        category=body.category,
-        enterprise_number=body.enterprise_number,
-        vat_number=body.vat_number,
-    )
+    organisation = service.create_organisation(writer.session, **body.model_dump())
     writer.commit()
     return organisation
 
@@ -62,4 +62,23 @@ def get_organisation(
     organisation = db.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound(f"no organisation {organisation_id}")
+    return organisation
+
+
+@router.patch(
+    "/{organisation_id}",
+    summary="Change an organisation's billing details",
+    response_model=OrganisationPublic,
+    responses=responses(401, 403, 404, 422),
+)
+def update_organisation(
+    organisation_id: Annotated[DbId, Path()],
+    body: OrganisationBilling,
+    db: SessionDep,
+    _manager: Manager,
+) -> Organisation:
+    organisation = service.update_organisation_billing(
+        db, organisation_id=organisation_id, **body.model_dump(exclude_unset=True)
+    )
+    db.commit()
     return organisation

@@ -6,16 +6,43 @@ Field types mirror the registry columns so the database never sees what it would
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from hub.api.types import BadgeUid, DbId, Email, Ident, Moment, Name, Number, TimeZone
+from hub.api.types import (
+    NO_NUL,
+    BadgeUid,
+    DbId,
+    Email,
+    Ident,
+    Moment,
+    Name,
+    Number,
+    ShortText,
+    TimeZone,
+)
 from hub.registry.models import (
     DEFAULT_TIMEZONE,
     MachineKind,
     OrganisationCategory,
     QualifiedRole,
+    VatRegime,
 )
+
+# Lengths of the registry's billing columns; the service checks the values themselves.
+Country = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"),
+    Field(description="ISO 3166-1 alpha-2 code", examples=["BE"]),
+]
+Postcode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=16, pattern=NO_NUL)]
+PeppolScheme = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^(?:[0-9]{4}|EM|em)$"),
+    Field(description="Peppol EAS code: 0208 (enterprise number), 9925, EM...", examples=["0208"]),
+]
+PeppolId = Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=NO_NUL)]
 
 
 class Public(BaseModel):
@@ -34,7 +61,28 @@ class SitePublic(Public):
     timezone: str
 
 
-class OrganisationCreate(BaseModel):
+class Address(BaseModel):
+    street: Name | None = Field(None, examples=["Rue de la Brasserie 12"])
+    postcode: Postcode | None = Field(None, examples=["4000"])
+    city: ShortText | None = Field(None, examples=["Liège"])
+    country: Country = "BE"
+
+
+class OrganisationBilling(Address):
+    """Billing details. In a PATCH only the fields sent change; null clears an optional one."""
+
+    billing_email: Email | None = None
+    peppol_scheme: PeppolScheme | None = Field(
+        None, description="Unset: 0208 with the enterprise number"
+    )
+    peppol_id: PeppolId | None = None
+    vat_regime: VatRegime = VatRegime.STANDARD
+    buyer_reference: ShortText | None = Field(
+        None, description="The buyer reference on invoices; unset: `org-0007`"
+    )
+
+
+class OrganisationCreate(OrganisationBilling):
     name: Name
     category: OrganisationCategory
     enterprise_number: Number | None = Field(None, examples=["0403.170.701"])
@@ -47,16 +95,27 @@ class OrganisationPublic(Public):
     category: OrganisationCategory
     enterprise_number: str | None
     vat_number: str | None
+    street: str | None
+    postcode: str | None
+    city: str | None
+    country: str
+    billing_email: str | None
+    peppol_scheme: str | None
+    peppol_id: str | None
+    vat_regime: VatRegime
+    buyer_reference: str | None
 
 
-class MemberCreate(BaseModel):
+class MemberCreate(Address):
     name: Name
     email: Email | None = None
     organisation_id: DbId | None = None
 
 
-class MemberUpdate(BaseModel):
-    active: bool
+class MemberUpdate(Address):
+    """Only the fields sent change: activate or deactivate, or correct the postal address."""
+
+    active: bool | None = Field(None, description="Absent or null: unchanged")
 
 
 class MemberPublic(Public):
@@ -65,6 +124,10 @@ class MemberPublic(Public):
     email: str | None
     organisation_id: int | None
     active: bool
+    street: str | None
+    postcode: str | None
+    city: str | None
+    country: str
 
 
 class BadgeCreate(BaseModel):
