@@ -3,7 +3,8 @@
 An embedded MQTT broker (amqtt, MQTT 3.1.1), the hub on SQLite, five edge agents on simulated
 readers and gpiozero's mock pins (CNC mill, laser cutter, three 3D printers), a seeded
 cooperative, and artisans badging through a compressed working day. A live view shows who is on
-which machine; the end prints the month's usage from the ledger.
+which machine; the end prints the month's usage from the ledger, then bills the month as a manager
+would: drafts checked against the Peppol rules, invoices issued, the accountant's zip written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -34,12 +37,15 @@ from edge.hw.simreader import SimulatedReader
 from hub.api.accounts import create_user
 from hub.cli import api_factory
 from hub.db import migrate
+from hub.errors import HubError
 from hub.ledger.models import EventRecord, MachineSession
 from hub.ledger.usage import UsageRow, month_period, usage
 from hub.registry.numbers import member_ref
 from hub.service import Hub
 from hub.settings import ApiSettings, HubSettings, MqttSettings
 from machinerie.ackhub import AckingHub, wait_until
+from machinerie.billing_demo import EXAMPLE_TARIFFS, MonthBilling, bill_month, invoices_table
+from machinerie.billing_demo import prepare as prepare_billing
 from machinerie.cooperative import MACHINES, Artisan, seed
 from machinerie.rigs import Rig, open_rig
 from machinerie.sandbox import agent_config
@@ -97,6 +103,8 @@ class Outcome:
     ledger_seconds: int
     events_sent: int
     events_recorded: int
+    # None when the month could not be billed (the run said why).
+    billing: MonthBilling | None = None
 
     @property
     def consistent(self) -> bool:
@@ -109,9 +117,16 @@ class Fablab:
     """Everything the demo runs, started and stopped in a safe order."""
 
     def __init__(
-        self, folder: Path, port: int, *, speed: float, seed_value: int, console: Console
+        self,
+        folder: Path,
+        port: int,
+        *,
+        speed: float,
+        seed_value: int,
+        console: Console,
+        tariffs: Path = EXAMPLE_TARIFFS,
     ) -> None:
-        self.folder, self.port, self.console = folder, port, console
+        self.folder, self.port, self.console, self.tariffs = folder, port, console, tariffs
         self.rng = random.Random(seed_value)
         day = datetime.now(BRUSSELS).replace(hour=8, minute=0, second=0, microsecond=0)
         self.clock = ScaledClock(day, speed)
@@ -130,6 +145,9 @@ class Fablab:
         migrate(self.hub.engine)
         with self.hub.sessions.begin() as session:
             self.artisans = seed(session, rng=self.rng, now=self.clock.now())
+            self.artisans.append(
+                prepare_billing(session, self.rng, now=self.clock.now(), tariffs=self.tariffs)
+            )
             create_user(session, username="manager", password=self.manager_password, role="manager")
         self.hub.start()
         self.machines = [self._start_agent(m.machine_id, m.name) for m in MACHINES]
@@ -240,10 +258,13 @@ class Fablab:
     def _name(self, ref: str) -> str:
         return next((a.name for a in self.artisans if member_ref(a.member_id) == ref), "")
 
-    # ------------------------------------------------------------ the usage table
+    # ------------------------------------------------------------ the usage table and invoices
+
+    def month(self) -> str:
+        return f"{self.clock.now().astimezone(BRUSSELS):%Y-%m}"
 
     def outcome(self, sent: int) -> Outcome:
-        month = f"{self.clock.now().astimezone(BRUSSELS):%Y-%m}"
+        month = self.month()
         start, end = month_period(month)
         with self.hub.sessions() as session:
             rows = usage(session, group_by="member", month=month)
@@ -255,6 +276,17 @@ class Fablab:
                 )
             )
         return Outcome(rows, int(ledger or 0), sent, self.recorded())
+
+    def bill(self) -> MonthBilling:
+        """The month drafted and issued on the demo's today, once the agents have stopped."""
+        now = self.clock.now()
+        return bill_month(
+            self.hub.sessions,
+            self.month(),
+            self.folder,
+            today=now.astimezone(BRUSSELS).date(),
+            now=now,
+        )
 
 
 def _local_midnight(day: date) -> datetime:
@@ -292,9 +324,17 @@ def usage_table(outcome: Outcome) -> Table:
 
 
 def run(
-    console: Console, folder: Path, port: int, *, duration: float, speed: float, seed_value: int
+    console: Console,
+    folder: Path,
+    port: int,
+    *,
+    duration: float,
+    speed: float,
+    seed_value: int,
+    tariffs: Path = EXAMPLE_TARIFFS,
+    keeps_folder: bool = True,
 ) -> Outcome:
-    lab = Fablab(folder, port, speed=speed, seed_value=seed_value, console=console)
+    lab = Fablab(folder, port, speed=speed, seed_value=seed_value, console=console, tariffs=tariffs)
     observer: AckingHub | None = None
     try:
         lab.start()
@@ -323,7 +363,24 @@ def run(
         f"events sent by the machines: {outcome.events_sent} · in the ledger: "
         f"{outcome.events_recorded} · usage total matches the ledger: {outcome.consistent}"
     )
-    return outcome
+    billing = _bill(lab, console, keeps_folder=keeps_folder)
+    return replace(outcome, billing=billing)
+
+
+def _bill(lab: Fablab, console: Console, *, keeps_folder: bool) -> MonthBilling | None:
+    try:
+        billing = lab.bill()
+    except HubError as exc:
+        console.print(f"[bold red]billing {lab.month()} failed:[/] {exc}")
+        return None
+    console.print(invoices_table(billing))
+    kept = "" if keeps_folder else " (removed when the demo ends; --data-dir keeps it)"
+    console.print(
+        f"{len(billing.documents)} invoices issued; drafts payable {billing.drafted_payable} €, "
+        f"issued payable {billing.payable} €"
+    )
+    console.print(f"accountant's zip (UBL, PDF, journal): {billing.zip_path}{kept}")
+    return billing
 
 
 def demo(
@@ -336,14 +393,47 @@ def demo(
     seed_value: Annotated[
         int, typer.Option("--seed", help="Same seed, same cooperative and day.")
     ] = 7,
+    tariffs: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="The price list the month is billed with."),
+    ] = EXAMPLE_TARIFFS,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            help="Keep the hub's database and the invoices here (a new or empty folder); "
+            "default: a temporary folder, removed at the end.",
+        ),
+    ] = None,
 ) -> None:
-    """The whole pôle numérique on one machine: broker, hub, five machines, a working day."""
+    """The whole pôle numérique on one machine: broker, hub, five machines, a working day, and
+    the month's invoices."""
     logging.getLogger("amqtt").setLevel(logging.CRITICAL)  # it logs every client that hangs up
     console = Console()
     seconds = duration if duration is not None else (DAY_S + 1800) / speed
-    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="machinerie-demo-") as tmp:
+    with EmbeddedBroker() as broker, _data_folder(data_dir) as folder:
         outcome = run(
-            console, Path(tmp), broker.port, duration=seconds, speed=speed, seed_value=seed_value
+            console,
+            folder,
+            broker.port,
+            duration=seconds,
+            speed=speed,
+            seed_value=seed_value,
+            tariffs=tariffs,
+            keeps_folder=data_dir is not None,
         )
-    if not outcome.consistent:
+    if not outcome.consistent or outcome.billing is None:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _data_folder(data_dir: Path | None) -> Iterator[Path]:
+    if data_dir is None:
+        with tempfile.TemporaryDirectory(prefix="machinerie-demo-") as tmp:
+            yield Path(tmp)
+        return
+    # A folder from an earlier run would seed the cooperative a second time over the first.
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise typer.BadParameter(f"{data_dir} is not empty", param_hint="--data-dir")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    yield data_dir

@@ -29,6 +29,7 @@ from hub.billing.models import (
     TariffBasis,
 )
 from hub.billing.models import Tariff as TariffRow
+from hub.billing.numbering import bump_inputs
 from hub.billing.tariffs import TariffBook
 from hub.errors import Conflict, Invalid, NotFound
 from hub.ledger.models import MachineSession
@@ -86,7 +87,9 @@ def _row(spec: TariffSpec, now: datetime) -> TariffRow:
 
 
 def _same(row: TariffRow, spec: TariffSpec) -> bool:
-    fields = spec.model_dump(exclude={"free_reasons"})
+    # An open-ended tariff a later price closed is still the one the list describes.
+    ignored = {"free_reasons"} | ({"valid_until"} if spec.valid_until is None else set())
+    fields = spec.model_dump(exclude=ignored)
     return all(getattr(row, k) == v for k, v in fields.items()) and row.free_reasons == ",".join(
         spec.free_reasons
     )
@@ -131,6 +134,7 @@ def add_tariff(session: Session, spec: TariffSpec, *, now: datetime) -> TariffRo
     row = _row(spec, now)
     session.add(row)
     session.flush()
+    bump_inputs(session)
     TariffBook([tariff_of(r) for r in session.scalars(select(TariffRow))])  # raises if ambiguous
     return row
 
@@ -197,6 +201,7 @@ def add_pack(
     )
     session.add(pack)
     session.flush()
+    bump_inputs(session)
     return pack
 
 
@@ -208,6 +213,7 @@ def add_credit(
     credit = Credit(buyer=check_buyer(session, buyer), amount=amount, note=note, created_at=now)
     session.add(credit)
     session.flush()
+    bump_inputs(session)
     return credit
 
 
@@ -220,6 +226,7 @@ def set_reason(
     if session.get(InvoicedSession, session_id) is not None:
         raise Conflict(f"session {session_id} is invoiced: correct it with a credit note")
     row = session.get(SessionReason, session_id)
+    bump_inputs(session)
     if reason is None:
         if row is not None:
             session.delete(row)

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from hub.billing.document import ZERO, Address, Party, VatCategory, VatRate
@@ -71,64 +71,90 @@ def load_usages(session: Session, period: Period, *, catch_up_months: int) -> Se
     end = period.last + timedelta(days=1)
     zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
     default_zone = ZoneInfo(DEFAULT_TIMEZONE)
-    machines = {m.id: m for m in session.scalars(select(Machine))}
-    members = _members(session)
-    reasons = dict(session.execute(select(SessionReason.session_id, SessionReason.reason)).all())
-    invoiced = select(InvoicedSession.session_id)
-    rows = session.scalars(
-        select(MachineSession).where(
+    machines = {m.id: (m.id, m.name, m.kind.value) for m in session.scalars(select(Machine))}
+    people = _people(session)
+    reasons = {
+        ident.hex: reason
+        for ident, reason in session.execute(select(SessionReason.session_id, SessionReason.reason))
+    }
+    # Plain columns through the connection, not the ORM: a month is up to 100,000 rows.
+    rows = session.connection().execute(
+        select(
+            # As stored (hex on SQLite; psycopg makes a UUID of it): no conversion per row.
+            type_coerce(MachineSession.session_id, String),
+            MachineSession.site,
+            MachineSession.member_id,
+            MachineSession.machine_id,
+            MachineSession.started_at,
+            MachineSession.badge_seconds,
+            MachineSession.busy_seconds,
+            MachineSession.energy_wh,
+            MachineSession.role,
+        ).where(
             MachineSession.badge_seconds.is_not(None),
             MachineSession.started_at
             >= datetime.combine(since, time(), ZoneInfo("UTC")) - ZONE_MARGIN,
             MachineSession.started_at
             < datetime.combine(end, time(), ZoneInfo("UTC")) + ZONE_MARGIN,
-            MachineSession.session_id.not_in(invoiced),
+            MachineSession.session_id.not_in(select(InvoicedSession.session_id)),
         )
     )
     out = Sessions()
-    for row in rows:
-        day = row.started_at.astimezone(zones.get(row.site, default_zone)).date()
+    for raw_id, site, member_id, machine_id, started, badge, busy, wh, role in rows:
+        session_id = raw_id if isinstance(raw_id, str) else raw_id.hex
+        day = started.astimezone(zones.get(site, default_zone)).date()
         if not since <= day < end:
             continue
-        found = members.get(parse_member_ref(row.member_id) or -1)
-        machine = machines.get(row.machine_id)
-        if found is None or machine is None:
-            out.unbillable.append(str(row.session_id))
+        person = people.get(member_id) or people.get(_canonical(member_id))
+        machine = machines.get(machine_id)
+        if person is None or machine is None:
+            out.unbillable.append(session_id)
             continue
-        member, organisation = found
-        reason = reasons.get(row.session_id) or (MAINTENANCE if row.role == MAINTAINER else None)
+        buyer, ref, name, category = person
+        reason = reasons.get(session_id) or (MAINTENANCE if role == MAINTAINER else None)
         out.usages.append(
             Usage(
-                session_id=row.session_id,
-                buyer=org_key(organisation.id) if organisation else member_ref(member.id),
-                member_ref=member_ref(member.id),
-                member_name=member.name,
-                machine_id=machine.id,
-                machine_name=machine.name,
-                machine_kind=machine.kind.value,
-                category=organisation.category.value if organisation else PRIVATE_CATEGORY,
+                session_id=session_id,
+                buyer=buyer,
+                member_ref=ref,
+                member_name=name,
+                machine_id=machine[0],
+                machine_name=machine[1],
+                machine_kind=machine[2],
+                category=category,
                 day=day,
-                started_at=row.started_at,
-                badge_s=row.badge_seconds or 0,
-                busy_s=row.busy_seconds,
-                energy_wh=_energy(row.energy_wh),
+                started_at=started,
+                badge_s=badge or 0,
+                busy_s=busy,
+                energy_wh=_energy(wh),
                 reason=reason,
             )
         )
     return out
 
 
+def _canonical(member_id: str) -> str:
+    number = parse_member_ref(member_id)
+    return member_ref(number) if number is not None else member_id
+
+
+def _people(session: Session) -> dict[str, tuple[str, str, str, str]]:
+    """Member reference -> (buyer key, reference, name, category)."""
+    organisations = {o.id: o for o in session.scalars(select(Organisation))}
+    people = {}
+    for m in session.scalars(select(Member)):
+        ref = member_ref(m.id)
+        org = organisations.get(m.organisation_id) if m.organisation_id else None
+        if org is None:
+            people[ref] = (ref, ref, m.name, PRIVATE_CATEGORY)
+        else:
+            people[ref] = (org_key(org.id), ref, m.name, org.category.value)
+    return people
+
+
 def _energy(wh: float | None) -> Decimal | None:
     # Tenths of a watt-hour, as the usage report rounds them (hub.ledger.usage.ENERGY_STEP).
     return None if wh is None else Decimal(str(round(wh, 1)))
-
-
-def _members(session: Session) -> dict[int, tuple[Member, Organisation | None]]:
-    organisations = {o.id: o for o in session.scalars(select(Organisation))}
-    return {
-        m.id: (m, organisations.get(m.organisation_id) if m.organisation_id else None)
-        for m in session.scalars(select(Member))
-    }
 
 
 def load_buyers(session: Session, keys: set[str]) -> dict[str, Buyer]:

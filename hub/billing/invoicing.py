@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from uuid import UUID
+from functools import cached_property
 
 from hub.billing.document import (
     ZERO,
@@ -32,6 +32,7 @@ from hub.billing.document import (
     Line,
     Party,
     Payment,
+    Totals,
     VatCategory,
     VatRate,
     money,
@@ -120,14 +121,20 @@ class Draft:
 
     buyer: str
     document: Document
-    sessions: tuple[UUID, ...]
+    sessions: tuple[str, ...]  # session ids, 32 hex digits, sorted
     pack_use: tuple[tuple[int, int], ...]
     credit_used: Decimal
 
-    @property
+    @cached_property
+    def totals(self) -> Totals:
+        return self.document.totals()
+
+    @cached_property
     def fingerprint(self) -> str:
-        """Changes whenever anything billed changes; issuing checks it against a fresh run."""
-        content = self.document.model_dump_json() + repr(self.sessions) + repr(self.pack_use)
+        """Identifies what the draft bills: the same month computed twice gives the same one."""
+        content = "|".join(
+            (self.document.model_dump_json(), ",".join(self.sessions), repr(self.pack_use))
+        )
         return hashlib.sha256(content.encode()).hexdigest()
 
 
@@ -238,7 +245,7 @@ class _Sum:
     sessions: int = 0
 
 
-LineKey = tuple[str, str, int, str, int, str]  # machine name, id, tariff id, month, order, reason
+LineKey = tuple[str, str, int, int, int, str]  # machine name, id, tariff, yyyymm, order, reason
 
 
 def _lines(
@@ -249,8 +256,7 @@ def _lines(
     for p in priced:
         u = p.usage
         tariffs[p.tariff.id] = p.tariff
-        month = u.day.strftime("%Y-%m")
-        base = (u.machine_name, u.machine_id, p.tariff.id, month)
+        base = (u.machine_name, u.machine_id, p.tariff.id, u.day.year * 100 + u.day.month)
         for component, amount in _components(p):
             reason = p.free or "" if component is Component.FREE else ""
             s = sums[(*base, ORDER.index(component), reason)]
@@ -289,7 +295,8 @@ def _components(p: Priced) -> list[tuple[Component, Decimal | int]]:
 def _line(
     key: LineKey, s: _Sum, tariff: Tariff, *, regime: VatRegime, period: Period, words: Wording
 ) -> Line:
-    machine_name, machine_id, _, month, order, reason = key
+    machine_name, machine_id, _, yyyymm, order, reason = key
+    month = f"{yyyymm // 100:04d}-{yyyymm % 100:02d}"
     component = ORDER[order]
     labels = LABELS[words.language]
     template = labels["busy"] if _busy_time(component, tariff) else labels[component]

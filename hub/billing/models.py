@@ -183,6 +183,9 @@ class BillingDocument(Base):
     # The `hub.billing.document.Document` as JSON: what the UBL and the PDF are made from.
     document: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64))
+    # What issuing a draft records beside the document: its sessions, pack hours and credit
+    # drawn, and the billing inputs' version it was made from (`hub.billing.service`).
+    draft_state: Mapped[str | None] = mapped_column(Text)
     ubl: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str | None] = mapped_column(String(64))
     # The previous issued document's sha256: editing any one breaks every link after it.

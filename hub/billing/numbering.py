@@ -30,7 +30,22 @@ def next_number(session: Session, *, series: str, year: int) -> int:
     issuer of the same series waits and then reads the incremented value. SQLite: the caller
     must be in a `hub.db.writing` transaction (BEGIN IMMEDIATE), which already serialises writers.
     """
+    return reserve(session, series=series, year=year, count=1)
+
+
+def reserve(session: Session, *, series: str, year: int, count: int) -> int:
+    """The first of `count` consecutive numbers of `series` in `year`, taken at once (a month's
+    invoices are issued in one transaction); the caller's commit consumes them all."""
     _check(series, year)
+    if count < 1:
+        raise Invalid(f"cannot reserve {count} numbers")
+    taken = _increment(session, series, year, count)
+    if taken > MAX_NUMBER:
+        raise Conflict(f"series {series} of {year} is full ({MAX_NUMBER} documents)")
+    return int(taken) - count + 1
+
+
+def _increment(session: Session, series: str, year: int, count: int = 1) -> int:
     counters = Counter.metadata.tables[Counter.__tablename__]
     # The first number of a year creates the row; two issuers racing to create it both succeed,
     # the second one's insert doing nothing once the first commits.
@@ -39,15 +54,33 @@ def next_number(session: Session, *, series: str, year: int) -> int:
         .values(series=series, year=year, last_number=0)
         .on_conflict_do_nothing(index_elements=["series", "year"])
     )
-    taken = session.execute(
-        update(counters)
-        .where(counters.c.series == series, counters.c.year == year)
-        .values(last_number=counters.c.last_number + 1)
-        .returning(counters.c.last_number)
-    ).scalar_one()
-    if taken > MAX_NUMBER:
-        raise Conflict(f"series {series} of {year} is full ({MAX_NUMBER} documents)")
-    return int(taken)
+    return int(
+        session.execute(
+            update(counters)
+            .where(counters.c.series == series, counters.c.year == year)
+            .values(last_number=counters.c.last_number + count)
+            .returning(counters.c.last_number)
+        ).scalar_one()
+    )
+
+
+# Not a document series (those are capital letters and a year from 1900): the version of what
+# billing reads besides the ledger (tariffs, packs, credit, session reasons), bumped by each write
+# so that issuing can tell whether drafts still show what they would show now.
+INPUTS_SERIES, INPUTS_YEAR = "inputs", 0
+
+
+def bump_inputs(session: Session) -> int:
+    return _increment(session, INPUTS_SERIES, INPUTS_YEAR)
+
+
+def inputs_version(session: Session) -> int:
+    found = session.scalar(
+        select(Counter.last_number).where(
+            Counter.series == INPUTS_SERIES, Counter.year == INPUTS_YEAR
+        )
+    )
+    return int(found or 0)
 
 
 def format_number(series: str, year: int, number: int) -> str:

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from uuid import UUID
 
 from hub.billing.tariffs import HOUR_S, ZERO, Basis, Tariff, TariffBook
 from hub.errors import Invalid
@@ -31,7 +30,8 @@ KWH_WH = Decimal(1000)
 class Usage:
     """A closed session, with what billing needs to know about its member and machine."""
 
-    session_id: UUID
+    # The session's UUID as 32 hex digits, the form the database stores and compares.
+    session_id: str
     buyer: str
     member_ref: str
     member_name: str
@@ -80,12 +80,9 @@ class Priced:
     idle_s: int
     energy_kwh: Decimal
     measured: bool
-    # (pack id, seconds) drawn for this session's time.
+    # (pack id, seconds) drawn for this session's time, and their sum.
     draws: tuple[tuple[int, int], ...] = ()
-
-    @property
-    def packed_s(self) -> int:
-        return sum(seconds for _, seconds in self.draws)
+    packed_s: int = 0
 
     @property
     def paid_time_s(self) -> int:
@@ -173,8 +170,9 @@ def _price(usage: Usage, tariff: Tariff, draw: _PackDraw) -> Priced:
     if tariff.energy_kwh_price > 0 and usage.energy_wh is not None:
         energy = usage.energy_wh / KWH_WH
     free = free_reason(usage, tariff)
-    draws = () if free else draw.take(usage, time_s)
-    return Priced(usage, tariff, free, time_s, idle_s, energy, measured, draws)
+    draws = () if free or not draw.any else draw.take(usage, time_s)
+    packed = sum(seconds for _, seconds in draws)
+    return Priced(usage, tariff, free, time_s, idle_s, energy, measured, draws, packed)
 
 
 class _PackDraw:
@@ -184,6 +182,7 @@ class _PackDraw:
             key=lambda p: (p.valid_until, p.id),
         )
         self.used: dict[int, int] = {}
+        self.any = bool(self._packs)
 
     def take(self, usage: Usage, seconds: int) -> tuple[tuple[int, int], ...]:
         draws = []

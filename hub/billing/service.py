@@ -16,29 +16,37 @@ frozen document whenever asked, the same bytes each time.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.billing import inputs
-from hub.billing.document import ZERO, Document, DocumentKind, structured_reference
+from hub.billing.document import ZERO, Document, DocumentKind, Totals, structured_reference
 from hub.billing.invoicing import Draft, assemble, credit_note, due_date
 from hub.billing.models import (
     BillingDocument,
     Credit,
     DocumentStatus,
-    InvoicedSession,
     PackUsage,
     is_immutable_violation,
 )
-from hub.billing.numbering import assert_chronological, format_number, next_number
+from hub.billing.numbering import (
+    assert_chronological,
+    format_number,
+    inputs_version,
+    reserve,
+)
 from hub.billing.pricing import price_sessions
 from hub.billing.settings import BillingSettings
 from hub.billing.ubl import to_ubl
@@ -65,11 +73,29 @@ class RunResult:
 
     @property
     def total_payable(self) -> Decimal:
-        return sum((d.document.totals().payable for d in self.drafts), ZERO)
+        return sum((d.totals.payable for d in self.drafts), ZERO)
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    # A month is ~100,000 sessions, each a handful of young objects that live until the end:
+    # the cyclic collector would scan them again and again for nothing (a third of the time).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def compute_month(session: Session, month: str, settings: BillingSettings) -> RunResult:
     """Price and assemble a month from the database; writes nothing."""
+    with _no_gc_pauses():
+        return _compute(session, month, settings)
+
+
+def _compute(session: Session, month: str, settings: BillingSettings) -> RunResult:
     period = inputs.period_of(month)
     found = inputs.load_usages(session, period, catch_up_months=settings.catch_up_months)
     keys = {u.buyer for u in found.usages}
@@ -85,15 +111,14 @@ def compute_month(session: Session, month: str, settings: BillingSettings) -> Ru
         credits=inputs.credit_balances(session, keys),
         wording=settings.wording(),
     )
-    keep, zero = _split_zero(drafts, settings)
+    keep = [d for d in drafts if not _skipped(d.totals, settings)]
+    zero = [d for d in drafts if _skipped(d.totals, settings)]
     return RunResult(month, keep, zero, found.unbillable, pricing.unmeasured)
 
 
-def _split_zero(drafts: list[Draft], settings: BillingSettings) -> tuple[list[Draft], list[Draft]]:
-    if settings.zero_invoices == "issue":
-        return drafts, []
-    keep = [d for d in drafts if d.document.totals().tax_inclusive != 0]
-    return keep, [d for d in drafts if d.document.totals().tax_inclusive == 0]
+def _skipped(totals: Totals, settings: BillingSettings) -> bool:
+    """A month of free use only gets no invoice, unless the settings ask for zero invoices."""
+    return settings.zero_invoices == "skip" and totals.tax_inclusive == 0
 
 
 def check_rules(documents: list[Document], progress: Progress = _nothing) -> None:
@@ -121,28 +146,35 @@ def draft_month(
     dry_run: bool = False,
     progress: Progress = _nothing,
 ) -> RunResult:
-    """Compute the month; unless `dry_run`, store its drafts in place of the previous ones."""
+    """Compute the month; unless `dry_run`, store its drafts in place of the previous ones.
+
+    Buyers with only free use are stored too (so issuing settles their sessions) but get no
+    invoice when zero invoices are skipped.
+    """
     with sessions() as session:
+        version = inputs_version(session)
         result = compute_month(session, month, settings)
     if settings.validate_drafts:
         check_rules([d.document for d in result.drafts], progress)
     if dry_run:
         return result
     with writing(sessions) as session:
-        for old in session.scalars(
-            select(BillingDocument).where(
-                BillingDocument.month == month, BillingDocument.status == DocumentStatus.DRAFT
-            )
-        ):
+        for old in _drafts(session, month):
             session.delete(old)
         session.flush()
-        for draft in result.drafts:
-            session.add(_draft_row(draft, month, now))
+        for draft in result.drafts + result.skipped_zero:
+            session.add(_draft_row(draft, month, now, version))
     return result
 
 
-def _draft_row(draft: Draft, month: str, now: datetime) -> BillingDocument:
-    totals = draft.document.totals()
+def _draft_row(draft: Draft, month: str, now: datetime, version: int) -> BillingDocument:
+    totals = draft.totals
+    state = {
+        "inputs_version": version,
+        "sessions": list(draft.sessions),
+        "pack_use": draft.pack_use,
+        "credit_used": str(draft.credit_used),
+    }
     return BillingDocument(
         kind=draft.document.kind,
         status=DocumentStatus.DRAFT,
@@ -151,10 +183,39 @@ def _draft_row(draft: Draft, month: str, now: datetime) -> BillingDocument:
         buyer_name=draft.document.buyer.name,
         document=draft.document.model_dump_json(),
         fingerprint=draft.fingerprint,
+        draft_state=json.dumps(state),
         lines_cents=_cents(totals.lines),
         tax_cents=_cents(totals.tax),
         payable_cents=_cents(totals.payable),
         created_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A stored draft as it was computed: sessions as the hex the database keeps them in."""
+
+    buyer: str
+    document: Document
+    sessions: list[str]
+    pack_use: tuple[tuple[int, int], ...]
+    credit_used: Decimal
+    inputs_version: int
+
+    @cached_property
+    def totals(self) -> Totals:
+        return self.document.totals()
+
+
+def _stored(row: BillingDocument) -> _Stored:
+    state = json.loads(row.draft_state or "{}")
+    return _Stored(
+        buyer=row.buyer,
+        document=Document.model_validate_json(row.document),
+        sessions=list(state.get("sessions", ())),
+        pack_use=tuple((int(p), int(s)) for p, s in state.get("pack_use", ())),
+        credit_used=Decimal(state.get("credit_used", "0")),
+        inputs_version=int(state.get("inputs_version", -1)),
     )
 
 
@@ -171,140 +232,209 @@ def issue_month(
     now: datetime,
     progress: Progress = _nothing,
 ) -> list[str]:
-    """Issue the month's stored drafts; returns the numbers given out, in order."""
-    with sessions() as session:
-        fresh = {d.buyer: d for d in compute_month(session, month, settings).drafts}
-        stored = list(
-            session.scalars(
-                select(BillingDocument)
-                .where(
-                    BillingDocument.month == month,
-                    BillingDocument.status == DocumentStatus.DRAFT,
+    """Issue the month's stored drafts, as reviewed, in one transaction; returns the numbers.
+
+    All or nothing: an accountant finds a month either issued or still in drafts. Issuing
+    refuses drafts made before a change of tariffs, packs, credit or session reasons (run the
+    month again); a session that closed after the run is not on them, and the next month bills
+    it. The database refuses to bill a session twice, and packs and credit are checked again.
+    """
+    inputs.period_of(month)  # a month like 2026-11, or Invalid
+    numbers: list[str] = []
+    try:
+        with writing(sessions) as session:
+            rows = _drafts(session, month)
+            if not rows:
+                if _issued_month(session, month):
+                    return numbers  # another issuer did it: nothing left to do
+                raise NotFound(
+                    f"no drafts for {month}: run the month first (`billing run --month {month}`)"
                 )
-                .order_by(BillingDocument.buyer)
+            current = inputs_version(session)
+            drafts = [_stored(row) for row in rows]
+            stale = sorted(
+                {
+                    row.buyer_name
+                    for row, d in zip(rows, drafts, strict=True)
+                    if d.inputs_version != current
+                }
             )
-        )
-    if not stored:
-        raise NotFound(
-            f"no drafts for {month}: run the month first (`billing run --month {month}`)"
-        )
-    _same_as_reviewed(stored, fresh, month)
-    numbers = []
-    for done, row in enumerate(stored, start=1):
-        number = _issue_one(sessions, row.id, fresh[row.buyer], settings, today=today, now=now)
-        if number is not None:
-            numbers.append(number)
-        progress(done, len(stored))
-    _settle_zero(sessions, month, settings)
+            if stale:
+                raise Conflict(
+                    f"tariffs, packs, credit or session reasons changed since the drafts of {month}"
+                    f" were made ({', '.join(stale[:5])}): run the month again, review, then issue"
+                )
+            _still_available(session, drafts)
+            numbers = _issue_all(session, rows, drafts, settings, today=today, now=now)
+            progress(len(rows), len(rows))
+    except IntegrityError as exc:
+        raise Conflict(
+            f"sessions of {month}'s drafts were invoiced meanwhile: run the month again"
+        ) from exc
     return numbers
 
 
-def _same_as_reviewed(stored: list[BillingDocument], fresh: dict[str, Draft], month: str) -> None:
-    changed = sorted(
-        row.buyer_name
-        for row in stored
-        if row.buyer not in fresh or fresh[row.buyer].fingerprint != row.fingerprint
-    )
-    extra = sorted(set(fresh) - {row.buyer for row in stored})
-    if changed or extra:
-        who = ", ".join(changed + extra)
-        raise Conflict(
-            f"the usage of {month} changed since its drafts were made ({who}): "
-            f"run the month again, review, then issue"
+def _drafts(session: Session, month: str) -> list[BillingDocument]:
+    # FOR UPDATE: a second issuer of the month waits here (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already made it wait), then finds no drafts left.
+    return list(
+        session.scalars(
+            select(BillingDocument)
+            .where(BillingDocument.month == month, BillingDocument.status == DocumentStatus.DRAFT)
+            .order_by(BillingDocument.buyer)
+            .with_for_update()
         )
+    )
 
 
-def _issue_one(
-    sessions: sessionmaker[Session],
-    row_id: int,
-    draft: Draft,
-    settings: BillingSettings,
-    *,
-    today: date,
-    now: datetime,
-) -> str | None:
-    try:
-        with writing(sessions) as session:
-            row = session.get(BillingDocument, row_id, with_for_update=True)
-            if row is None or row.status is not DocumentStatus.DRAFT:
-                return None  # another issuer got there first
-            document = _freeze(session, row, draft.document, settings, today=today, now=now)
-            for session_id in draft.sessions:
-                session.add(InvoicedSession(session_id=session_id, document_id=row.id))
-            for pack_id, seconds in draft.pack_use:
-                session.add(PackUsage(pack_id=pack_id, document_id=row.id, seconds=seconds))
-            if draft.credit_used:
-                session.add(
-                    Credit(
-                        buyer=draft.buyer,
-                        amount=-draft.credit_used,
-                        document_id=row.id,
-                        note=f"{document.number}",
-                        created_at=now,
-                    )
-                )
-            session.flush()
-            return document.number
-    except IntegrityError as exc:
-        raise Conflict(
-            f"sessions of {draft.document.buyer.name} were invoiced meanwhile: run again"
-        ) from exc
+def _issued_month(session: Session, month: str) -> bool:
+    return (
+        session.scalar(
+            select(BillingDocument.id).where(
+                BillingDocument.month == month, BillingDocument.status == DocumentStatus.ISSUED
+            )
+        )
+        is not None
+    )
 
 
-def _freeze(
+def _still_available(session: Session, drafts: list[_Stored]) -> None:
+    """Packs and credit drawn by the drafts are still there (another month may have used them)."""
+    buyers = {d.buyer for d in drafts}
+    left = {p.id: p.seconds for p in inputs.load_packs(session, buyers)}
+    balances = inputs.credit_balances(session, buyers)
+    for draft in drafts:
+        short = [p for p, s in draft.pack_use if left.get(p, 0) < s]
+        if short or balances.get(draft.buyer, ZERO) < draft.credit_used:
+            raise Conflict(
+                f"prepaid hours or credit of {draft.document.buyer.name} were used meanwhile: "
+                "run the month again"
+            )
+        for pack_id, seconds in draft.pack_use:
+            left[pack_id] -= seconds
+
+
+def _issue_all(
     session: Session,
-    row: BillingDocument,
-    draft: Document,
+    rows: list[BillingDocument],
+    drafts: list[_Stored],
     settings: BillingSettings,
     *,
     today: date,
     now: datetime,
-) -> Document:
-    """Number, date and seal a draft row; the caller's transaction holds the counter lock."""
-    credit = draft.kind is DocumentKind.CREDIT_NOTE
-    series = settings.credit_note_series if credit else settings.invoice_series
-    sequence = next_number(session, series=series, year=today.year)
-    assert_chronological(session, series=series, year=today.year, issue_date=today)
-    number = format_number(series, today.year, sequence)
-    payment = draft.payment
-    if not credit:
-        payment = payment.model_copy(
-            update={"reference": structured_reference(today.year * 10**6 + sequence)}
-        )
-    document = draft.model_copy(
-        update={
-            "number": number,
-            "issue_date": today,
-            "due_date": None if credit else due_date(today, settings.payment_days),
-            "payment": payment,
-        }
-    )
-    ubl = to_ubl(document)
-    previous = session.scalar(
-        select(BillingDocument.sha256).where(
-            BillingDocument.series == series,
-            BillingDocument.year == today.year,
-            BillingDocument.sequence == sequence - 1,
-        )
-    )
-    row.series, row.year, row.sequence, row.number = series, today.year, sequence, number
-    row.issue_date = today
-    row.document = document.model_dump_json()
-    row.ubl = ubl
-    row.sha256 = hashlib.sha256(ubl).hexdigest()
-    row.previous_sha256 = previous
-    row.status = DocumentStatus.ISSUED
-    row.issued_at = now
-    return document
+) -> list[str]:
+    """Issue every draft with something to pay; settle the sessions of the others."""
+    paying = [(r, d) for r, d in zip(rows, drafts, strict=True) if not _skipped(d.totals, settings)]
+    billed: list[tuple[str, int | None]] = []
+    numbers = []
+    if paying:
+        sealer = _Sealer(session, series=settings.invoice_series, today=today, count=len(paying))
+        for row, draft in paying:
+            document = sealer.seal(row, draft.document, settings, now)
+            assert document.number is not None  # sealed documents are numbered
+            numbers.append(document.number)
+            billed += [(s, row.id) for s in draft.sessions]
+            _record_draws(session, row, draft, document.number, now)
+    for row, draft in zip(rows, drafts, strict=True):
+        if _skipped(draft.totals, settings):
+            _settle(session, draft.sessions)
+            session.delete(row)
+    if billed:
+        # One statement for the month's sessions; the primary key refuses any billed already.
+        _insert_invoiced(session, billed, conflict="")
+    return numbers
 
 
-def _settle_zero(sessions: sessionmaker[Session], month: str, settings: BillingSettings) -> None:
-    """Sessions of a month with nothing to pay are marked settled, so later runs skip them."""
-    with writing(sessions) as session:
-        result = compute_month(session, month, settings)
-        for draft in result.skipped_zero:
-            for session_id in draft.sessions:
-                session.add(InvoicedSession(session_id=session_id, document_id=None))
+def _insert_invoiced(
+    session: Session, rows: list[tuple[str, int | None]], *, conflict: str
+) -> None:
+    """Straight to the driver: a month is up to 100,000 rows, already in the stored form (the
+    hex SQLite keeps a Uuid as, which PostgreSQL reads as a uuid too)."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        "INSERT INTO billing_invoiced_sessions (session_id, document_id) "  # noqa: S608 - constant
+        f"VALUES ({mark}, {mark}) {conflict}",
+        rows,
+    )
+
+
+def _record_draws(
+    session: Session, row: BillingDocument, draft: _Stored, number: str, now: datetime
+) -> None:
+    for pack_id, seconds in draft.pack_use:
+        session.add(PackUsage(pack_id=pack_id, document_id=row.id, seconds=seconds))
+    if draft.credit_used:
+        session.add(
+            Credit(
+                buyer=draft.buyer,
+                amount=-draft.credit_used,
+                document_id=row.id,
+                note=number,
+                created_at=now,
+            )
+        )
+
+
+class _Sealer:
+    """Numbers and seals the documents of one series in one transaction.
+
+    The block of numbers is reserved at once (the counter row stays locked until commit), the
+    date order checked once, and each seal chained to the one before it.
+    """
+
+    def __init__(self, session: Session, *, series: str, today: date, count: int) -> None:
+        self.series, self.today = series, today
+        self._next = reserve(session, series=series, year=today.year, count=count)
+        assert_chronological(session, series=series, year=today.year, issue_date=today)
+        self._previous = session.scalar(
+            select(BillingDocument.sha256).where(
+                BillingDocument.series == series,
+                BillingDocument.year == today.year,
+                BillingDocument.sequence == self._next - 1,
+            )
+        )
+
+    def seal(
+        self, row: BillingDocument, draft: Document, settings: BillingSettings, now: datetime
+    ) -> Document:
+        year, sequence = self.today.year, self._next
+        self._next += 1
+        number = format_number(self.series, year, sequence)
+        payment = draft.payment
+        credit = draft.kind is DocumentKind.CREDIT_NOTE
+        if not credit:
+            payment = payment.model_copy(
+                update={"reference": structured_reference(year * 10**6 + sequence)}
+            )
+        document = draft.model_copy(
+            update={
+                "number": number,
+                "issue_date": self.today,
+                "due_date": None if credit else due_date(self.today, settings.payment_days),
+                "payment": payment,
+            }
+        )
+        ubl = to_ubl(document)
+        row.series, row.year, row.sequence, row.number = self.series, year, sequence, number
+        row.issue_date = self.today
+        row.document = document.model_dump_json()
+        row.ubl = ubl
+        row.sha256 = hashlib.sha256(ubl).hexdigest()
+        row.previous_sha256 = self._previous
+        row.status = DocumentStatus.ISSUED
+        row.issued_at = now
+        self._previous = row.sha256
+        return document
+
+
+def _settle(session: Session, session_hex: list[str]) -> None:
+    """Sessions of a buyer with nothing to pay this month (zero invoices skipped) are settled
+    without a document, so later runs leave them alone; another issuer may have done it."""
+    if session_hex:
+        _insert_invoiced(
+            session, [(s, None) for s in session_hex], conflict="ON CONFLICT DO NOTHING"
+        )
 
 
 def issue_credit_note(
@@ -346,8 +476,9 @@ def issue_credit_note(
         )
         session.add(row)
         session.flush()
-        issued = _freeze(session, row, document, settings, today=today, now=now)
-        assert issued.number is not None  # _freeze numbers it
+        sealer = _Sealer(session, series=settings.credit_note_series, today=today, count=1)
+        issued = sealer.seal(row, document, settings, now)
+        assert issued.number is not None  # sealed documents are numbered
         return issued.number
 
 

@@ -21,6 +21,7 @@ Two places where `Invoice` and `CreditNote` differ in UBL 2.1:
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 
 from lxml import etree
 
@@ -77,11 +78,17 @@ def _el(
     parent: etree._Element, tag: str, text: str | None = None, /, **attrs: str
 ) -> etree._Element:
     """Append `prefix:Local` to `parent`, with text and attributes (`name=` included)."""
-    prefix, local = tag.split(":")
-    child = etree.SubElement(parent, f"{{{_PREFIXES[prefix]}}}{local}", attrs)
+    child = etree.SubElement(parent, _clark(tag), attrs)
     if text is not None:
         child.text = text
     return child
+
+
+@cache
+def _clark(tag: str) -> str:
+    """`cbc:ID` -> `{urn:...CommonBasicComponents-2}ID`, worked out once per tag."""
+    prefix, local = tag.split(":")
+    return f"{{{_PREFIXES[prefix]}}}{local}"
 
 
 def plain(value: Decimal, places: int = 0) -> str:

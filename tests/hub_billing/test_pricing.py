@@ -68,7 +68,7 @@ def usage(
 ) -> Usage:
     started = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
     return Usage(
-        session_id=uuid.uuid4(),
+        session_id=uuid.uuid4().hex,
         buyer=buyer,
         member_ref=member,
         member_name=f"Artisan {member}",
@@ -345,7 +345,7 @@ def month_of_sessions(draw: st.DrawFn) -> list[Usage]:
         busy = rng.choice([None, rng.randrange(0, badge + 1)])
         out.append(
             Usage(
-                session_id=uuid.UUID(int=rng.getrandbits(128)),
+                session_id=f"{rng.getrandbits(128):032x}",
                 buyer=rng.choice(["org-1", "org-2", "m-0009"]),
                 member_ref=rng.choice(["m-0001", "m-0002", "m-0009"]),
                 member_name="A",

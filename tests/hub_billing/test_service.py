@@ -25,6 +25,7 @@ from hub.billing.settings import BillingSettings
 from hub.billing.validation import fatal, not_applicable, rules
 from hub.db import session_factory, writing
 from hub.errors import Conflict, Invalid, NotFound
+from hub.ledger.models import MachineSession
 from hub.registry.models import MachineKind
 from tests.hub_billing import world as w
 
@@ -124,18 +125,38 @@ def test_vat_cases_and_the_price_change_show_on_the_invoices(
     assert maintenance and all(line.amount == 0 for line in maintenance)
 
 
-def test_issue_refuses_drafts_the_usage_has_outgrown(
+def test_issue_refuses_drafts_made_before_a_price_or_reason_change(
     sessions: sessionmaker[Session], cooperative: w.World
 ) -> None:
     service.draft_month(sessions, NOV, settings(), now=w.NOW)
-    with sessions() as db:  # a session delivered late by an edge, after the review
-        w.session(
-            db, cooperative, "chloe", "printer-1", datetime(2026, 11, 20, tzinfo=UTC), minutes=60
-        )
-    with pytest.raises(Conflict, match="changed since its drafts"):
+    with writing(sessions) as db:  # the manager marks a session as training after the review
+        # One of Bruno's: his workshop has other paid use, so it still gets an invoice.
+        first = db.scalars(
+            select(MachineSession.session_id).where(
+                MachineSession.member_id == cooperative.ref("bruno")
+            )
+        ).first()
+        assert first is not None
+        catalog.set_reason(db, session_id=first, reason="training", set_by="manager", now=w.NOW)
+    with pytest.raises(Conflict, match="run the month again"):
         service.issue_month(sessions, NOV, settings(), today=ISSUE_DAY, now=w.NOW)
     assert issued(sessions) == []
     assert len(run_and_issue(sessions)) == 5
+
+
+def test_issue_bills_what_was_reviewed_and_late_sessions_go_to_next_month(
+    sessions: sessionmaker[Session], cooperative: w.World
+) -> None:
+    service.draft_month(sessions, NOV, settings(), now=w.NOW)
+    with sessions() as db:  # an edge delivers a November session after the review
+        late = w.session(
+            db, cooperative, "chloe", "printer-1", datetime(2026, 11, 20, tzinfo=UTC), minutes=60
+        )
+    service.issue_month(sessions, NOV, settings(), today=ISSUE_DAY, now=w.NOW)
+    with sessions() as db:
+        assert db.get(InvoicedSession, late) is None
+    december = service.draft_month(sessions, "2026-12", settings(), now=w.NOW, dry_run=True)
+    assert [d.sessions for d in december.drafts] == [(late.hex,)]
 
 
 def test_issue_without_drafts_says_what_to_do(

@@ -151,6 +151,7 @@ def _documents() -> None:
         sa.Column("corrects_id", sa.Integer(), nullable=True),
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("draft_state", sa.Text(), nullable=True),
         sa.Column("ubl", sa.LargeBinary(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("previous_sha256", sa.String(length=64), nullable=True),
