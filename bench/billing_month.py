@@ -68,9 +68,15 @@ def seed(sessions: sessionmaker[Session], *, orgs: int, count: int, seed_value: 
             number = enterprise(4_000_000 + i)
             db.add(
                 Organisation(
-                    id=i, name=f"Atelier {i:03d}", enterprise_number=number,
-                    vat_number="BE" + number, category="resident_artisan", street="Rue Dony 1",
-                    postcode="4000", city="Liège", country="BE",
+                    id=i,
+                    name=f"Atelier {i:03d}",
+                    enterprise_number=number,
+                    vat_number="BE" + number,
+                    category="resident_artisan",
+                    street="Rue Dony 1",
+                    postcode="4000",
+                    city="Liège",
+                    country="BE",
                 )
             )
         db.flush()
@@ -102,7 +108,9 @@ def seed(sessions: sessionmaker[Session], *, orgs: int, count: int, seed_value: 
                 "unclean": False,
                 "badge_seconds": badge,
                 "busy_seconds": rng.randrange(0, badge) if measured else None,
-                "energy_wh": round(rng.uniform(0, 3000), 1) if kind is MachineKind.CNC_MILL else None,
+                "energy_wh": round(rng.uniform(0, 3000), 1)
+                if kind is MachineKind.CNC_MILL
+                else None,
             }
         )
     with sessions.begin() as db:
@@ -113,18 +121,43 @@ def seed(sessions: sessionmaker[Session], *, orgs: int, count: int, seed_value: 
 def price_list() -> list[TariffSpec]:
     first = date(2026, 1, 1)
     return [
-        TariffSpec(name="Laser", machine_kind=MachineKind.LASER_CUTTER, valid_from=first,
-                   basis=TariffBasis.BUSY, hourly_price=Decimal("25.00"), minimum_s=300,
-                   idle_hourly_price=Decimal("6.00"), session_fee=Decimal("1.50")),
-        TariffSpec(name="Laser from the 16th", machine_kind=MachineKind.LASER_CUTTER,
-                   valid_from=date(2026, 11, 16), basis=TariffBasis.BUSY,
-                   hourly_price=Decimal("27.50"), minimum_s=300,
-                   idle_hourly_price=Decimal("6.00"), session_fee=Decimal("1.50")),
-        TariffSpec(name="CNC", machine_kind=MachineKind.CNC_MILL, valid_from=first,
-                   basis=TariffBasis.BUSY, hourly_price=Decimal("40.00"), increment_s=900,
-                   energy_kwh_price=Decimal("0.35"), monthly_cap=Decimal("400.00")),
-        TariffSpec(name="3D", machine_kind=MachineKind.PRINTER_3D, valid_from=first,
-                   hourly_price=Decimal("2.00"), increment_s=3600),
+        TariffSpec(
+            name="Laser",
+            machine_kind=MachineKind.LASER_CUTTER,
+            valid_from=first,
+            basis=TariffBasis.BUSY,
+            hourly_price=Decimal("25.00"),
+            minimum_s=300,
+            idle_hourly_price=Decimal("6.00"),
+            session_fee=Decimal("1.50"),
+        ),
+        TariffSpec(
+            name="Laser from the 16th",
+            machine_kind=MachineKind.LASER_CUTTER,
+            valid_from=date(2026, 11, 16),
+            basis=TariffBasis.BUSY,
+            hourly_price=Decimal("27.50"),
+            minimum_s=300,
+            idle_hourly_price=Decimal("6.00"),
+            session_fee=Decimal("1.50"),
+        ),
+        TariffSpec(
+            name="CNC",
+            machine_kind=MachineKind.CNC_MILL,
+            valid_from=first,
+            basis=TariffBasis.BUSY,
+            hourly_price=Decimal("40.00"),
+            increment_s=900,
+            energy_kwh_price=Decimal("0.35"),
+            monthly_cap=Decimal("400.00"),
+        ),
+        TariffSpec(
+            name="3D",
+            machine_kind=MachineKind.PRINTER_3D,
+            valid_from=first,
+            hourly_price=Decimal("2.00"),
+            increment_s=3600,
+        ),
     ]
 
 
@@ -140,11 +173,14 @@ def one_month(folder: Path, *, orgs: int, count: int) -> dict[str, Any]:
     engine = make_engine(f"sqlite:///{folder / 'hub.db'}")
     migrate(engine)
     sessions = session_factory(engine)
-    _, seed_s = timed(f"seed {count} sessions", lambda: seed(sessions, orgs=orgs, count=count, seed_value=count))
+    _, seed_s = timed(
+        f"seed {count} sessions", lambda: seed(sessions, orgs=orgs, count=count, seed_value=count)
+    )
     settings = BillingSettings(validate_drafts=False)
     run, draft_s = timed("draft", lambda: service.draft_month(sessions, MONTH, settings, now=NOW))
     numbers, issue_s = timed(
-        "issue", lambda: service.issue_month(sessions, MONTH, settings, today=date(2026, 12, 2), now=NOW)
+        "issue",
+        lambda: service.issue_month(sessions, MONTH, settings, today=date(2026, 12, 2), now=NOW),
     )
     data, export_s = timed("export UBL + journal", lambda: export(sessions, settings))
     with sessions() as db:
