@@ -20,7 +20,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Dialect,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -40,7 +39,7 @@ from sqlalchemy.types import TypeDecorator
 from hub.billing.document import DocumentKind, VatCategory
 from hub.db import Base, UtcDateTime
 from hub.errors import Invalid
-from hub.registry.models import MachineKind, OrganisationCategory
+from hub.registry.models import MachineKind, OrganisationCategory, string_enum
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -65,15 +64,6 @@ class DecimalText(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)
-
-
-def _values(enum: type[StrEnum]) -> list[str]:
-    return [member.value for member in enum]
-
-
-def _enum(enum: type[StrEnum], name: str) -> Enum:
-    # VARCHAR like the registry's enums: a new value needs no ALTER TYPE migration.
-    return Enum(enum, name=name, native_enum=False, length=32, values_callable=_values)
 
 
 class TariffBasis(StrEnum):
@@ -102,14 +92,16 @@ class Tariff(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Both null: any machine. Otherwise one machine, or every machine of a kind.
     machine_id: Mapped[str | None] = mapped_column(ForeignKey("machines.id"))
-    machine_kind: Mapped[MachineKind | None] = mapped_column(_enum(MachineKind, "machine_kind"))
+    machine_kind: Mapped[MachineKind | None] = mapped_column(
+        string_enum(MachineKind, "machine_kind")
+    )
     # Null: any organisation category (and private persons).
     category: Mapped[OrganisationCategory | None] = mapped_column(
-        _enum(OrganisationCategory, "organisation_category")
+        string_enum(OrganisationCategory, "organisation_category")
     )
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)  # exclusive
-    basis: Mapped[TariffBasis] = mapped_column(_enum(TariffBasis, "tariff_basis"))
+    basis: Mapped[TariffBasis] = mapped_column(string_enum(TariffBasis, "tariff_basis"))
     hourly_price: Mapped[Decimal] = mapped_column(DecimalText)
     increment_s: Mapped[int] = mapped_column(Integer)
     minimum_s: Mapped[int] = mapped_column(Integer)
@@ -118,7 +110,7 @@ class Tariff(Base):
     energy_kwh_price: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal("0"))
     monthly_cap: Mapped[Decimal | None] = mapped_column(DecimalText)
     vat_category: Mapped[VatCategory] = mapped_column(
-        _enum(VatCategory, "vat_category"), default=VatCategory.STANDARD
+        string_enum(VatCategory, "vat_category"), default=VatCategory.STANDARD
     )
     vat_percent: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal("21"))
     vat_exemption_code: Mapped[str | None] = mapped_column(String(32))
@@ -141,7 +133,9 @@ class HourPack(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     buyer: Mapped[str] = mapped_column(String(63), index=True)
     machine_id: Mapped[str | None] = mapped_column(ForeignKey("machines.id"))
-    machine_kind: Mapped[MachineKind | None] = mapped_column(_enum(MachineKind, "machine_kind"))
+    machine_kind: Mapped[MachineKind | None] = mapped_column(
+        string_enum(MachineKind, "machine_kind")
+    )
     seconds: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date)  # exclusive
@@ -167,9 +161,9 @@ class BillingDocument(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[DocumentKind] = mapped_column(_enum(DocumentKind, "document_kind"))
+    kind: Mapped[DocumentKind] = mapped_column(string_enum(DocumentKind, "document_kind"))
     status: Mapped[DocumentStatus] = mapped_column(
-        _enum(DocumentStatus, "document_status"), default=DocumentStatus.DRAFT
+        string_enum(DocumentStatus, "document_status"), default=DocumentStatus.DRAFT
     )
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
     buyer: Mapped[str] = mapped_column(String(63), index=True)

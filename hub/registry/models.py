@@ -20,7 +20,7 @@ def _values(enum: type[StrEnum]) -> list[str]:
     return [member.value for member in enum]
 
 
-def _enum(enum: type[StrEnum], name: str) -> Enum:
+def string_enum(enum: type[StrEnum], name: str) -> Enum:
     # VARCHAR rather than a PostgreSQL ENUM type: a new value needs no ALTER TYPE migration.
     return Enum(enum, name=name, native_enum=False, length=32, values_callable=_values)
 
@@ -73,7 +73,7 @@ class Organisation(Base):
     enterprise_number: Mapped[str | None] = mapped_column(String(10), unique=True)
     vat_number: Mapped[str | None] = mapped_column(String(14))
     category: Mapped[OrganisationCategory] = mapped_column(
-        _enum(OrganisationCategory, "organisation_category")
+        string_enum(OrganisationCategory, "organisation_category")
     )
     # Billing details. The server defaults fill the rows that existed before billing did.
     street: Mapped[str | None] = mapped_column(String(200))
@@ -85,7 +85,7 @@ class Organisation(Base):
     peppol_scheme: Mapped[str | None] = mapped_column(String(4))
     peppol_id: Mapped[str | None] = mapped_column(String(320))
     vat_regime: Mapped[VatRegime] = mapped_column(
-        _enum(VatRegime, "vat_regime"),
+        string_enum(VatRegime, "vat_regime"),
         default=VatRegime.STANDARD,
         server_default=VatRegime.STANDARD.value,
     )
@@ -135,7 +135,7 @@ class Machine(Base):
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[MachineKind] = mapped_column(_enum(MachineKind, "machine_kind"))
+    kind: Mapped[MachineKind] = mapped_column(string_enum(MachineKind, "machine_kind"))
     device_id: Mapped[str | None] = mapped_column(String(63), unique=True)
 
 
@@ -156,7 +156,7 @@ class Qualification(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     machine_id: Mapped[str] = mapped_column(ForeignKey("machines.id"), index=True)
-    role: Mapped[QualifiedRole] = mapped_column(_enum(QualifiedRole, "qualified_role"))
+    role: Mapped[QualifiedRole] = mapped_column(string_enum(QualifiedRole, "qualified_role"))
     # A member id ("m-0007") or free text ("supplier training 2026-03").
     granted_by: Mapped[str] = mapped_column(String(200))
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime)

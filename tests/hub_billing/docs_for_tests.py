@@ -19,16 +19,9 @@ from hub.billing.document import (
     VatRate,
     structured_reference,
 )
+from tests.hub_billing.scenarios import S21
 
-S21 = VatRate()
 S12 = VatRate(percent=Decimal(12))
-S6 = VatRate(percent=Decimal(6))
-EXEMPT = VatRate(
-    category=VatCategory.EXEMPT,
-    percent=Decimal(0),
-    exemption_code="VATEX-EU-132",
-    exemption_reason="Exonération de la TVA, article 44 du Code de la TVA",
-)
 REVERSE = VatRate(
     category=VatCategory.REVERSE_CHARGE,
     percent=Decimal(0),

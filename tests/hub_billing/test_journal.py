@@ -36,16 +36,14 @@ from hub.billing.journal import (
 from hub.errors import Invalid
 from tests.hub_billing.docs_for_tests import (
     COMPANY,
-    EXEMPT,
     PERSON,
     REVERSE,
-    S6,
     S12,
-    S21,
     credit_note,
     invoice,
     line,
 )
+from tests.hub_billing.scenarios import EXEMPT, S6, S21
 
 PLAN = AccountPlan()
 RATES = (S21, S12, S6, EXEMPT, REVERSE)

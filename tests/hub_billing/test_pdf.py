@@ -12,15 +12,13 @@ from hub.billing.document import Allowance
 from hub.billing.pdf import EN, FR, format_money, format_number, format_price, render_pdf
 from hub.errors import Invalid
 from tests.hub_billing.docs_for_tests import (
-    EXEMPT,
     PERSON,
     REVERSE,
-    S6,
-    S21,
     credit_note,
     invoice,
     line,
 )
+from tests.hub_billing.scenarios import EXEMPT, S6, S21
 
 NBSP = "\u00a0"
 
