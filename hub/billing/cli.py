@@ -271,7 +271,9 @@ def list_documents(
         rows = _guard(lambda: service.documents(session, month=month))
         table = Table(title=f"Documents of {month}")
         for column in ("Number", "Kind", "Status", "Buyer", "Issued", "Payable", "Reference"):
-            table.add_column(column)
+            # Numbers, amounts and references are read whole or not at all: the buyer's name
+            # wraps instead when the output is narrow (80 columns when it is not a terminal).
+            table.add_column(column, no_wrap=column != "Buyer")
         for row in rows:
             doc = Document.model_validate_json(row.document)
             table.add_row(
