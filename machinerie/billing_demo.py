@@ -194,13 +194,19 @@ def invoices_table(billing: MonthBilling) -> Table:
     columns: tuple[tuple[str, Justify], ...] = (
         ("number", "left"),
         ("buyer", "left"),
-        ("excl. VAT €", "right"),
+        ("net €", "right"),
         ("VAT €", "right"),
-        ("payable €", "right"),
-        ("structured reference", "left"),
+        ("due €", "right"),
+        ("reference", "left"),
     )
     for column, justify in columns:
-        table.add_column(column, justify=justify)
+        # Only the buyer's name may wrap: a number or a reference is read whole.
+        table.add_column(
+            column,
+            justify=justify,
+            no_wrap=column != "buyer",
+            min_width=14 if column == "buyer" else None,
+        )
     for doc in billing.documents:
         totals = doc.totals()
         table.add_row(
