@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import shutil
 import signal
@@ -12,6 +13,9 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -225,6 +229,143 @@ class PostgreSQL:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> PostgreSQL:
+        return self.start()
+
+    def __exit__(
+        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+
+class VictoriaMetrics:
+    """A VictoriaMetrics store in a temporary folder, on a free loopback port.
+
+    It takes influxdb-client's `/api/v2/write`, so the telemetry writer is tested against a real
+    server; `/api/v1/export` reads back what arrived. Stop, kill, pause and restart it on the same
+    port: the data folder survives until `cleanup`.
+    """
+
+    def __init__(self, *, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        binary = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
+        if not Path(binary).exists():
+            raise ServerError(
+                "victoria-metrics is not installed (Debian package `victoria-metrics`)"
+            )
+        self.binary = binary
+        self.port = port or free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="victoria-"))
+        self.log_path = self.folder / "victoria.log"
+        self.extra_args = extra_args
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reads = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        return [
+            self.binary,
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            f"-storageDataPath={self.folder / 'data'}",
+            # Tests and benchmarks write samples of any recent date: keep them all.
+            "-retentionPeriod=100y",
+            # Queries see a sample as soon as it is stored, and never a cached older answer.
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+            "-loggerLevel=WARN",
+            *self.extra_args,
+        ]
+
+    def start(self, timeout: float = 15.0) -> VictoriaMetrics:
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(self._command(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._process = None
+                raise ServerError(f"victoria-metrics did not start: {self.log_tail()}")
+            if self._healthy():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise ServerError(f"victoria-metrics not ready after {timeout} s: {self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:  # noqa: S310 - loopback
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM: pending samples are written to disk before the process exits."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+            self._process.terminate()
+            self._process.wait(30)
+            self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL: the last second or so of samples, still in memory, is lost."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(10)
+            self._process = None
+
+    def restart(self) -> VictoriaMetrics:
+        """Stop, then start again on the same port with the same data."""
+        self.stop()
+        return self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: the port stays open but nothing answers, like a hung store."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def write(self, lines: Iterable[str], *, precision: str = "ms") -> None:
+        """Line protocol straight to `/api/v2/write`, as influxdb-client sends it."""
+        query = urllib.parse.urlencode(
+            {"org": "machinerie", "bucket": "machinerie", "precision": precision}
+        )
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.url}/api/v2/write?{query}", data="\n".join(lines).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            if response.status != 204:
+                raise ServerError(f"victoria-metrics answered {response.status} to a write")
+
+    def export(self, name: str) -> list[dict[str, Any]]:
+        """Every stored series whose name matches the regular expression `name` (such as
+        `machine_.+`), as `{"metric": {labels}, "values": [...], "timestamps": [ms...]}`."""
+        # VictoriaMetrics remembers for a few seconds which series a selector matched, so a
+        # selector asked again misses series created since: each read uses a selector of its own
+        # (a matcher on a label no series has).
+        self._reads += 1
+        selector = f'{{__name__=~"{name}",machinerie_read!="{self._reads}"}}'
+        query = urllib.parse.urlencode({"match[]": selector})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as response:  # noqa: S310 - loopback
+            return [json.loads(line) for line in response.read().splitlines() if line.strip()]
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> VictoriaMetrics:
         return self.start()
 
     def __exit__(

@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from sqlalchemy import Engine
 
 from hub.db import make_engine, migrate
-from machinerie.servers import Mosquitto, PostgreSQL
+from machinerie.servers import Mosquitto, PostgreSQL, VictoriaMetrics
 
 
 @pytest.fixture
@@ -20,6 +20,13 @@ def mosquitto() -> Iterator[Mosquitto]:
     """A fresh Mosquitto per test: stop, kill and restart it freely."""
     with Mosquitto() as broker:
         yield broker
+
+
+@pytest.fixture
+def victoria() -> Iterator[VictoriaMetrics]:
+    """A fresh, empty VictoriaMetrics per test (InfluxDB line protocol in, export out)."""
+    with VictoriaMetrics() as store:
+        yield store
 
 
 @pytest.fixture
