@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 
 class ServerError(RuntimeError):
@@ -51,7 +51,56 @@ max_inflight_messages 100
 """
 
 
-class Mosquitto:
+class _ChildServer:
+    """A server binary run as a child process, with its folder and log: what Mosquitto and
+    VictoriaMetrics share. Subclasses set `folder` and `log_path` and implement `start`."""
+
+    folder: Path
+    log_path: Path
+    _process: subprocess.Popen[bytes] | None = None
+    stop_timeout_s = 10.0
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """SIGTERM, and wait for the process to end (Mosquitto saves its persistence file)."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(self.stop_timeout_s)
+            self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL: whatever the server had not written yet is lost."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(10)
+            self._process = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+
+class Mosquitto(_ChildServer):
     """A Mosquitto broker in its own folder; stop, kill and restart on the same port."""
 
     def __init__(
@@ -101,46 +150,10 @@ class Mosquitto:
             raise ServerError(f"mosquitto did not start: {self.log_tail()}") from None
         return self
 
-    def stop(self) -> None:
-        """SIGTERM: the broker saves its persistence file."""
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(10)
-            self._process = None
-
-    def kill(self) -> None:
-        """SIGKILL: everything since the last autosave is lost."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(10)
-            self._process = None
-
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password and ACL files."""
         if self._process is not None:
             self._process.send_signal(signal.SIGHUP)
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(
-        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 def _postgres_bin() -> Path:
@@ -237,7 +250,7 @@ class PostgreSQL:
         self.cleanup()
 
 
-class VictoriaMetrics:
+class VictoriaMetrics(_ChildServer):
     """A VictoriaMetrics store in a temporary folder, on a free loopback port.
 
     It takes influxdb-client's `/api/v2/write`, so the telemetry writer is tested against a real
@@ -298,20 +311,14 @@ class VictoriaMetrics:
         except OSError:
             return False
 
+    stop_timeout_s = 30.0
+
     def stop(self) -> None:
-        """SIGTERM: pending samples are written to disk before the process exits."""
+        """SIGTERM: pending samples are written to disk before the process exits (SIGKILL,
+        `kill`, loses the last second or so, still in memory)."""
         if self._process is not None:
             self._process.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
-            self._process.terminate()
-            self._process.wait(30)
-            self._process = None
-
-    def kill(self) -> None:
-        """SIGKILL: the last second or so of samples, still in memory, is lost."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(10)
-            self._process = None
+        super().stop()
 
     def restart(self) -> VictoriaMetrics:
         """Stop, then start again on the same port with the same data."""
@@ -326,10 +333,6 @@ class VictoriaMetrics:
     def resume(self) -> None:
         if self._process is not None:
             self._process.send_signal(signal.SIGCONT)
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def write(self, lines: Iterable[str], *, precision: str = "ms") -> None:
         """Line protocol straight to `/api/v2/write`, as influxdb-client sends it."""
@@ -354,24 +357,6 @@ class VictoriaMetrics:
         query = urllib.parse.urlencode({"match[]": selector})
         with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=30) as response:  # noqa: S310 - loopback
             return [json.loads(line) for line in response.read().splitlines() if line.strip()]
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def __enter__(self) -> VictoriaMetrics:
-        return self.start()
-
-    def __exit__(
-        self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 class EmbeddedBroker:
