@@ -54,8 +54,8 @@ def run(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     factory = api_factory() if api else None
-    hub = _guard(lambda: Hub(settings, app_factory=factory))
-    _guard(hub.run)
+    hub = guard(lambda: Hub(settings, app_factory=factory))
+    guard(hub.run)
 
 
 @app.command()
@@ -63,7 +63,7 @@ def init(config: Config = None, data_dir: DataDir = None) -> None:
     """Create the data folder, the access-list signing key and the hub's broker password."""
     settings = _settings(config, data_dir)
     folder = settings.data_dir
-    keys = _guard(lambda: _initialise(folder))
+    keys = guard(lambda: _initialise(folder))
     typer.echo(f"data folder: {folder}")
     typer.echo(f"signing key: {keys.key_id}")
     typer.echo("Add to every edge device's configuration:\n")
@@ -81,7 +81,7 @@ def usage(
 ) -> None:
     """Machine usage in a month: sessions, badge and busy hours, energy, from the ledger."""
     settings = _settings(config, data_dir)
-    rows = _guard(lambda: _read_usage(settings, month, group_by))
+    rows = guard(lambda: _read_usage(settings, month, group_by))
     Console().print(usage_table(rows, month=month, group_by=group_by))
 
 
@@ -147,7 +147,7 @@ def add_user(
     try:
         migrate(engine)
         with writing(session_factory(engine)) as session:
-            _guard(
+            guard(
                 lambda: create_user(
                     session, username=username, password=password, role=role, member_id=member_id
                 )
@@ -188,14 +188,14 @@ def _clock(seconds: int) -> str:
 
 def _settings(config: Path | None, data_dir: Path | None) -> HubSettings:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
-    return _guard(lambda: load_settings(config, **overrides))
+    return guard(lambda: load_settings(config, **overrides))
 
 
 class _Unreadable(HubError):
     """The database could not be read."""
 
 
-def _guard(action: Callable[[], T]) -> T:
+def guard(action: Callable[[], T]) -> T:
     # Operator mistakes (no configuration, unreachable database) end with a message.
     try:
         return action()

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.api.accounts import Principal
@@ -319,13 +318,6 @@ def list_documents(
     return [DocumentPublic.of(row) for row in rows]
 
 
-def _by_number(db: Session, number: str) -> BillingDocument:
-    row = db.scalar(select(BillingDocument).where(BillingDocument.number == number))
-    if row is None:
-        raise NotFound(f"no issued document numbered {number!r}")
-    return row
-
-
 def _draft(db: Session, draft_id: int) -> BillingDocument:
     row = db.get(BillingDocument, draft_id)
     if row is None or row.status is not DocumentStatus.DRAFT:
@@ -335,7 +327,7 @@ def _draft(db: Session, draft_id: int) -> BillingDocument:
 
 @router.get("/documents/{number}", response_model=DocumentDetail, responses=responses(404))
 def get_document(number: str, db: SessionDep, _who: BillingReader) -> DocumentDetail:
-    row = _by_number(db, number)
+    row = service.issued_document(db, number)
     public = DocumentPublic.of(row)
     return DocumentDetail(**public.model_dump(), document=service.document_of(row))
 
@@ -346,7 +338,7 @@ def get_document(number: str, db: SessionDep, _who: BillingReader) -> DocumentDe
     responses={200: {"content": {XML: {}}}, **responses(404)},
 )
 def get_ubl(number: str, db: SessionDep, _who: BillingReader) -> Response:
-    row = _by_number(db, number)
+    row = service.issued_document(db, number)
     assert row.ubl is not None  # issued documents carry their UBL
     return Response(row.ubl, media_type=XML, headers=_attachment(f"{number}.xml"))
 
@@ -357,7 +349,7 @@ def get_ubl(number: str, db: SessionDep, _who: BillingReader) -> Response:
     responses={200: {"content": {PDF: {}}}, **responses(404)},
 )
 def get_pdf(number: str, db: SessionDep, settings: Settings, _who: BillingReader) -> Response:
-    doc = service.document_of(_by_number(db, number))
+    doc = service.document_of(service.issued_document(db, number))
     pdf = render_pdf(doc, language=settings.language)
     return Response(pdf, media_type=PDF, headers=_attachment(f"{number}.pdf"))
 

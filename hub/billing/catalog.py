@@ -14,11 +14,11 @@ from pathlib import Path
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.billing.document import Document, VatCategory
-from hub.billing.inputs import org_key, tariff_of
+from hub.billing.document import VatCategory
+from hub.billing.inputs import org_key, period_of, tariff_of
 from hub.billing.models import (
     BillingDocument,
     Credit,
@@ -96,13 +96,14 @@ def _same(row: TariffRow, spec: TariffSpec) -> bool:
 
 
 def last_invoiced_day(session: Session) -> date | None:
-    last: date | None = None
-    for text in session.scalars(
-        select(BillingDocument.document).where(BillingDocument.status == DocumentStatus.ISSUED)
-    ):
-        end = Document.model_validate_json(text).period_end
-        last = end if last is None or end > last else last
-    return last
+    """The end of the last billing month with an issued document (a credit note keeps the
+    month of the invoice it corrects), without reading every document."""
+    month = session.scalar(
+        select(func.max(BillingDocument.month)).where(
+            BillingDocument.status == DocumentStatus.ISSUED
+        )
+    )
+    return period_of(month).last if month is not None else None
 
 
 def add_tariff(session: Session, spec: TariffSpec, *, now: datetime) -> TariffRow:

@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.billing import catalog, exports, service
 from hub.billing.document import Document
 from hub.billing.models import DocumentStatus
-from hub.cli import Config, DataDir
+from hub.cli import Config, DataDir, guard
 from hub.db import make_engine, migrate, session_factory, writing
-from hub.errors import HubError, Invalid
+from hub.errors import Invalid
 from hub.registry.models import DEFAULT_TIMEZONE, MachineKind
 from hub.settings import HubSettings, load_settings
 
@@ -45,20 +45,12 @@ Month = Annotated[str, typer.Option("--month", help="The billing month, like 202
 console = Console()
 
 
-def _guard(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except HubError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
 @contextmanager
 def _database(
     config: Path | None, data_dir: Path | None
 ) -> Iterator[tuple[HubSettings, sessionmaker[Session]]]:
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
-    settings = _guard(lambda: load_settings(config, **overrides))
+    settings = guard(lambda: load_settings(config, **overrides))
     engine: Engine = make_engine(settings.database)
     try:
         migrate(engine)
@@ -92,7 +84,7 @@ def tariffs_load(
 ) -> None:
     """Add the tariffs of a price list that are not there yet (new prices close old ones)."""
     with _database(config, data_dir) as (_, sessions), writing(sessions) as session:
-        added = _guard(lambda: catalog.load_price_list(session, path, now=_now()))
+        added = guard(lambda: catalog.load_price_list(session, path, now=_now()))
     typer.echo(f"{len(added)} tariff(s) added")
 
 
@@ -143,7 +135,7 @@ def run(
 ) -> None:
     """Price a month and make its draft invoices (checked against the Peppol rules)."""
     with _database(config, data_dir) as (settings, sessions), _bar("checking drafts") as bar:
-        result = _guard(
+        result = guard(
             lambda: service.draft_month(
                 sessions, month, settings.billing, now=_now(), dry_run=dry_run, progress=bar
             )
@@ -186,9 +178,9 @@ def issue(
     data_dir: DataDir = None,
 ) -> None:
     """Number and freeze the month's drafts: they become invoices, immutable."""
-    today = _guard(lambda: _day(on))
+    today = guard(lambda: _day(on))
     with _database(config, data_dir) as (settings, sessions), _bar("issuing") as bar:
-        numbers = _guard(
+        numbers = guard(
             lambda: service.issue_month(
                 sessions, month, settings.billing, today=today, now=_now(), progress=bar
             )
@@ -211,9 +203,9 @@ def credit_note(
     data_dir: DataDir = None,
 ) -> None:
     """Issue a credit note correcting an issued invoice."""
-    today = _guard(lambda: _day(on))
+    today = guard(lambda: _day(on))
     with _database(config, data_dir) as (settings, sessions):
-        issued = _guard(
+        issued = guard(
             lambda: service.issue_credit_note(
                 sessions,
                 number,
@@ -248,8 +240,8 @@ def export(
         raise typer.Exit(2)
     with _database(config, data_dir) as (settings, sessions), sessions() as session:
         billing = settings.billing
-        rows = _guard(lambda: service.documents(session, month=month, issued_in=issued_in))
-        name = _guard(lambda: exports.preset(preset or billing.journal_preset))
+        rows = guard(lambda: service.documents(session, month=month, issued_in=issued_in))
+        name = guard(lambda: exports.preset(preset or billing.journal_preset))
         with _bar("rendering") as bar:
             data = exports.month_zip(
                 rows, billing.accounts, preset_name=name, language=billing.language, progress=bar
@@ -268,7 +260,7 @@ def list_documents(
 ) -> None:
     """The month's drafts and issued documents."""
     with _database(config, data_dir) as (_, sessions), sessions() as session:
-        rows = _guard(lambda: service.documents(session, month=month))
+        rows = guard(lambda: service.documents(session, month=month))
         table = Table(title=f"Documents of {month}")
         for column in ("Number", "Kind", "Status", "Buyer", "Issued", "Payable", "Reference"):
             # Numbers, amounts and references are read whole or not at all: the buyer's name
@@ -302,9 +294,9 @@ def pack(
     data_dir: DataDir = None,
 ) -> None:
     """Give a buyer a pack of prepaid machine hours."""
-    first, end = _guard(lambda: (_day(valid_from), _day(valid_until)))
+    first, end = guard(lambda: (_day(valid_from), _day(valid_until)))
     with _database(config, data_dir) as (_, sessions), writing(sessions) as session:
-        made = _guard(
+        made = guard(
             lambda: catalog.add_pack(
                 session,
                 buyer=buyer,
@@ -329,7 +321,7 @@ def credit(
 ) -> None:
     """Add to (or take from) a buyer's prepaid balance."""
     with _database(config, data_dir) as (_, sessions), writing(sessions) as session:
-        _guard(
+        guard(
             lambda: catalog.add_credit(session, buyer=buyer, amount=amount, now=_now(), note=note)
         )
     typer.echo(f"credit of {amount} EUR recorded for {buyer}")
@@ -343,9 +335,9 @@ def reason(
     data_dir: DataDir = None,
 ) -> None:
     """Mark a session as training or maintenance (free on most tariffs), until invoiced."""
-    ident = _guard(lambda: _uuid(session_id))
+    ident = guard(lambda: _uuid(session_id))
     with _database(config, data_dir) as (_, sessions), writing(sessions) as session:
-        _guard(
+        guard(
             lambda: catalog.set_reason(
                 session, session_id=ident, reason=why, set_by="cli", now=_now()
             )

@@ -10,20 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from hub.billing.document import Document, DocumentKind
+from hub.billing.document import Document
 from hub.billing.journal import PRESETS, AccountPlan, journal_csv, postings
 from hub.billing.models import BillingDocument, DocumentStatus
 from hub.billing.pdf import render_pdf
+from hub.billing.service import Progress, no_progress
 from hub.errors import Invalid
 
 ZIP_TIME = (2026, 1, 1, 0, 0, 0)
-Progress = Callable[[int, int], None]
-
-
-def _nothing(_done: int, _total: int) -> None:
-    pass
 
 
 def issued(rows: Sequence[BillingDocument]) -> list[tuple[BillingDocument, Document]]:
@@ -91,7 +87,7 @@ def month_zip(
     *,
     preset_name: str = "generic",
     language: str = "fr",
-    progress: Progress = _nothing,
+    progress: Progress = no_progress,
 ) -> bytes:
     """`ubl/<number>.xml`, `pdf/<number>.pdf`, `journal.csv` and `documents.csv`."""
     pairs = issued(rows)
@@ -111,7 +107,3 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     archive.writestr(info, data)
-
-
-def kind_label(kind: DocumentKind) -> str:
-    return "invoice" if kind is DocumentKind.INVOICE else "credit note"

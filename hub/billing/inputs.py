@@ -27,7 +27,7 @@ from hub.billing.pricing import Pack, Usage
 from hub.billing.tariffs import DEFAULT_FREE_REASONS, Basis, Tariff, TariffBook
 from hub.errors import Invalid
 from hub.ledger.models import MachineSession
-from hub.ledger.usage import month_period
+from hub.ledger.usage import ZONE_MARGIN, month_period
 from hub.registry.models import (
     DEFAULT_TIMEZONE,
     Machine,
@@ -38,7 +38,6 @@ from hub.registry.models import (
 )
 from hub.registry.numbers import member_ref, parse_member_ref
 
-ZONE_MARGIN = timedelta(hours=15)
 PRIVATE_CATEGORY = OrganisationCategory.EXTERNAL.value
 MAINTAINER = "maintainer"
 MAINTENANCE = "maintenance"

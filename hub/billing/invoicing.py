@@ -410,7 +410,3 @@ def _pick(invoice: Document, line_ids: Sequence[str]) -> tuple[Line, ...]:
 
 def due_date(issue: date, days: int) -> date:
     return issue + timedelta(days=days)
-
-
-def line_total(lines: Iterable[Line]) -> Decimal:
-    return sum((line.amount for line in lines), ZERO)

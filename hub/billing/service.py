@@ -28,7 +28,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.billing import inputs
@@ -39,7 +39,6 @@ from hub.billing.models import (
     Credit,
     DocumentStatus,
     PackUsage,
-    is_immutable_violation,
 )
 from hub.billing.numbering import (
     assert_chronological,
@@ -59,7 +58,7 @@ Progress = Callable[[int, int], None]
 PLACEHOLDER_NUMBER = "DRAFT"
 
 
-def _nothing(_done: int, _total: int) -> None:
+def no_progress(_done: int, _total: int) -> None:
     pass
 
 
@@ -121,7 +120,7 @@ def _skipped(totals: Totals, settings: BillingSettings) -> bool:
     return settings.zero_invoices == "skip" and totals.tax_inclusive == 0
 
 
-def check_rules(documents: list[Document], progress: Progress = _nothing) -> None:
+def check_rules(documents: list[Document], progress: Progress = no_progress) -> None:
     """Raise `Invalid` listing the official rules a document breaks (placeholder numbers)."""
     problems = []
     for done, doc in enumerate(documents, start=1):
@@ -144,7 +143,7 @@ def draft_month(
     *,
     now: datetime,
     dry_run: bool = False,
-    progress: Progress = _nothing,
+    progress: Progress = no_progress,
 ) -> RunResult:
     """Compute the month; unless `dry_run`, store its drafts in place of the previous ones.
 
@@ -230,7 +229,7 @@ def issue_month(
     *,
     today: date,
     now: datetime,
-    progress: Progress = _nothing,
+    progress: Progress = no_progress,
 ) -> list[str]:
     """Issue the month's stored drafts, as reviewed, in one transaction; returns the numbers.
 
@@ -449,7 +448,7 @@ def issue_credit_note(
 ) -> str:
     """Credit the invoice `number` (every line, or `line_ids`); returns the credit note's number."""
     with writing(sessions) as session:
-        invoice_row = _issued(session, number)
+        invoice_row = issued_document(session, number)
         if invoice_row.kind is not DocumentKind.INVOICE:
             raise Invalid(f"{number} is a credit note; only invoices are credited")
         invoice = Document.model_validate_json(invoice_row.document)
@@ -503,7 +502,7 @@ def _not_over_credited(
         )
 
 
-def _issued(session: Session, number: str) -> BillingDocument:
+def issued_document(session: Session, number: str) -> BillingDocument:
     row = session.scalar(select(BillingDocument).where(BillingDocument.number == number))
     if row is None:
         raise NotFound(f"no issued document numbered {number!r}")
@@ -547,11 +546,5 @@ def document_of(row: BillingDocument) -> Document:
 
 def refuse_change(session: Session, number: str) -> None:
     """What every attempt to edit or delete an issued document through the hub ends in."""
-    _issued(session, number)
+    issued_document(session, number)
     raise Conflict(f"{number} is issued and cannot be changed: issue a credit note to correct it")
-
-
-def translate_immutable(exc: DBAPIError) -> Conflict | None:
-    if is_immutable_violation(exc):
-        return Conflict("issued documents cannot be changed: issue a credit note to correct one")
-    return None
