@@ -448,3 +448,40 @@ class Telemetry(Model):
 
 
 CommandResult.model_rebuild()
+
+
+# ---------------------------------------------------------------- alerts (hub -> listeners)
+
+
+class AlertLevel(StrEnum):
+    WARNING = "warning"  # maintenance due soon: plan it
+    LIMIT = "limit"  # maintenance overdue: the machine is locked for all but maintainers
+
+
+class AlertCounter(StrEnum):
+    """What a maintenance plan counts since its last intervention."""
+
+    BUSY_HOURS = "busy_hours"  # the controller's busy time (spindle on, laser firing, printing)
+    BADGE_HOURS = "badge_hours"  # time badged in
+    ENERGY_KWH = "energy_kwh"
+    JOBS = "jobs"
+    DAYS = "days"  # calendar days
+
+
+class Alert(Model):
+    """A maintenance threshold crossed: published once per crossing, QoS 1, never retained."""
+
+    schema_: Literal["machinerie.alert/1"] = Field(default="machinerie.alert/1", alias="schema")
+    alert_id: UUID
+    site: Ident
+    machine_id: Ident
+    plan: Annotated[str, Field(min_length=1, max_length=64)]
+    counter: AlertCounter
+    level: AlertLevel
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    threshold: Annotated[float, Field(allow_inf_nan=False)]
+    raised_at: UtcTime
+    # The forecast of when the hard limit is reached, from recent use; None without recent use.
+    due_at: UtcTime | None = None
+    message: ShortText = ""
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -27,6 +27,9 @@ from contracts.models import (
     AclApplied,
     AgentStarted,
     Alarm,
+    Alert,
+    AlertCounter,
+    AlertLevel,
     Command,
     CommandAction,
     CommandResult,
@@ -65,6 +68,7 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "signed": SignedEnvelope,
     "status": Status,
     "telemetry": Telemetry,
+    "alert": Alert,
 }
 
 
@@ -293,6 +297,22 @@ def example_telemetry() -> Telemetry:
     )
 
 
+def example_alert() -> Alert:
+    return Alert(
+        alert_id=UUID("5b0c7a61-0b8e-4f43-9d51-6f7f7c1e2a10"),
+        site=SITE,
+        machine_id=MACHINE,
+        plan="laser-tube",
+        counter=AlertCounter.BUSY_HOURS,
+        level=AlertLevel.WARNING,
+        value=1803.5,
+        threshold=1800.0,
+        raised_at=_at(12),
+        due_at=datetime(2027, 2, 14, 9, 0, tzinfo=UTC),
+        message="Laser tube: 1803.5 busy hours of 2000; replace it before 2027-02-14",
+    )
+
+
 EXAMPLES: dict[str, Callable[[], Sequence[BaseModel]]] = {
     "event": example_events,
     "ack": lambda: [Ack(event_ids=[event.event_id for event in example_events()[:2]])],
@@ -309,4 +329,5 @@ EXAMPLES: dict[str, Callable[[], Sequence[BaseModel]]] = {
     "signed": lambda: [example_signed()],
     "status": lambda: [example_status(), example_will()],
     "telemetry": lambda: [example_telemetry()],
+    "alert": lambda: [example_alert()],
 }

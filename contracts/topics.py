@@ -29,6 +29,9 @@ class Kind(StrEnum):
     STATUS = "status"  # device -> all, QoS 1 retained, last will says offline
     COMMAND = "command"  # hub -> device, QoS 1, lock / unlock / force stop
     TELEMETRY = "telemetry"  # device -> hub, QoS 0, measurements
+    # hub -> whoever listens (a display, Node-RED), QoS 1, not retained: maintenance alerts
+    # about the machine behind the device. Devices do not subscribe to it.
+    ALERT = "alert"
 
 
 DEVICE_WRITES = frozenset({Kind.EVENT, Kind.STATUS, Kind.TELEMETRY})

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 import uvicorn
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +27,9 @@ from hub.ingest.consumer import Ingest
 from hub.ingest.metrics import Metrics
 from hub.ingest.sink import LedgerSink
 from hub.settings import ApiSettings, HubSettings
+from hub.telemetry.feed import TelemetryFeed
+from hub.telemetry.sessions import SessionExport
+from hub.telemetry.writer import TelemetryWriter
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,55 @@ class WebServer:
         self._thread.join(15)
 
 
+class Telemetry:
+    """The writer and what feeds it (machine samples from the broker, closed sessions from the
+    ledger); nothing at all unless `[telemetry] enabled`."""
+
+    def __init__(
+        self, settings: HubSettings, login: BrokerLogin, engine: Engine, metrics: Metrics
+    ) -> None:
+        self.writer: TelemetryWriter | None = None
+        self.feed: TelemetryFeed | None = None
+        self.sessions: SessionExport | None = None
+        config = settings.telemetry
+        if not config.enabled:
+            return
+        writer = TelemetryWriter(config, metrics=metrics)
+        metrics.gauge(
+            "telemetry_points_buffered",
+            lambda: writer.stats.buffered,
+            "Telemetry lines waiting for the store.",
+        )
+        self.writer = writer
+        self.feed = TelemetryFeed(
+            login,
+            writer.offer,
+            site=settings.site_id,
+            group=settings.mqtt.group,
+            metrics=metrics,
+        )
+        self.sessions = SessionExport(
+            engine,
+            writer.offer,
+            data_dir=settings.data_dir,
+            # The ledger keeps the sessions: wait for room instead of making the writer drop.
+            room=lambda: writer.stats.buffered < config.max_buffer_points // 2,
+            metrics=metrics,
+        )
+
+    def start(self) -> None:
+        for part in (self.writer, self.feed, self.sessions):
+            if part is not None:
+                part.start()
+
+    def stop(self) -> None:
+        for stop in (self.sessions, self.feed):
+            if stop is not None:
+                stop.stop()
+        if self.writer is not None:
+            self.writer.stop(timeout=5.0)
+
+
 class Hub:
     """Builds every part from settings (no I/O); `start` migrates and connects."""
 
@@ -89,6 +142,7 @@ class Hub:
             poll_s=settings.acl_poll_s,
             metrics=self.metrics,
         )
+        self.telemetry = Telemetry(settings, login, self.engine, self.metrics)
         self._web: WebServer | None = None
 
     def start(self) -> Hub:
@@ -98,6 +152,7 @@ class Hub:
             raise StoreUnavailable(f"cannot migrate {self.settings.database}: {exc}") from exc
         self.acl.start()
         self.ingest.start()
+        self.telemetry.start()
         if self._app_factory is not None:
             app = self._app_factory(
                 sessions=self.sessions,
@@ -113,6 +168,7 @@ class Hub:
         if self._web is not None:
             self._web.stop()
             self._web = None
+        self.telemetry.stop()
         self.ingest.stop()
         self.acl.stop()
         self.engine.dispose()

@@ -1,6 +1,6 @@
 """The hub's settings: defaults, then an optional TOML file, then `MACHINERIE_HUB_*` variables.
 
-Nested sections read `[mqtt]`, `[api]`, `[ingest]` and `[billing]` in TOML and
+Nested sections read `[mqtt]`, `[api]`, `[ingest]`, `[billing]` and `[telemetry]` in TOML and
 `MACHINERIE_HUB_MQTT__HOST` style in the environment; anything not given falls back to an
 embedded single-host setup.
 """
@@ -23,6 +23,7 @@ from hub.billing.settings import BillingSettings
 from hub.devices import HUB_USERNAME, hub_password
 from hub.errors import Invalid, NotFound
 from hub.ingest.consumer import IngestSettings
+from hub.telemetry.settings import TelemetrySettings
 
 DEFAULT_DATA_DIR = Path("/var/lib/machinerie/hub")
 DATABASE_FILE = "hub.db"
@@ -71,6 +72,7 @@ class HubSettings(BaseSettings):
     api: ApiSettings = ApiSettings()
     ingest: IngestTuning = IngestTuning()
     billing: BillingSettings = BillingSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @classmethod
     def settings_customise_sources(

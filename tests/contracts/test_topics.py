@@ -106,6 +106,7 @@ def test_filters() -> None:
 
 
 def test_writers_split_the_kinds_between_device_and_hub() -> None:
-    assert set(Kind) == DEVICE_WRITES | HUB_WRITES
+    assert set(Kind) == DEVICE_WRITES | HUB_WRITES | {Kind.ALERT}
+    assert Kind.ALERT not in DEVICE_WRITES | HUB_WRITES  # no device subscribes to alerts
     assert not DEVICE_WRITES & HUB_WRITES
     assert {Kind.EVENT, Kind.STATUS, Kind.TELEMETRY} == DEVICE_WRITES

@@ -20,6 +20,7 @@ from machinerie.servers import VictoriaMetrics
 
 AT = datetime(2026, 11, 23, 13, 31, 0, 123456, tzinfo=UTC)
 AT_MS = 1_795_440_660_123
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 def telemetry(**changes: Any) -> Telemetry:
@@ -36,7 +37,7 @@ def test_machine_point_carries_state_metrics_and_millisecond_time() -> None:
     t = telemetry(state=MachineState.RUNNING, metrics={"power_w": 812.5, "temp_c": 21.0})
     assert machine_point(t) == [
         "machine,device_id=laser-1-pi,machine_id=laser-1,site=dony "
-        f'state="running",power_w=812.5,temp_c=21.0 {AT_MS}'
+        f'state="running",state_code=2.0,power_w=812.5,temp_c=21.0 {AT_MS}'
     ]
 
 
@@ -55,7 +56,7 @@ def test_a_sample_without_state_or_metrics_yields_no_point() -> None:
 
 def test_a_metric_named_state_never_clashes_with_the_state_field() -> None:
     [line] = machine_point(telemetry(state=MachineState.IDLE, metrics={"state": 2.0}))
-    assert ' state="idle" ' in line
+    assert ' state="idle",state_code=1.0 ' in line
     assert machine_point(telemetry(metrics={"state": 2.0})) == []
 
 
@@ -75,11 +76,13 @@ def test_session_point_with_organisation_and_measures() -> None:
         organisation="Atelier Dupont, SPRL",
         started_at=AT - timedelta(hours=1, seconds=0.4),
         ended_at=AT,
+        zone=BRUSSELS,
         busy_s=1800.5,
         energy_wh=412.25,
     )
     assert line == (
-        "session,machine_id=laser-1,member_id=M0042,organisation=Atelier\\ Dupont\\,\\ SPRL,"
+        "session,machine_id=laser-1,member_id=M0042,month=2026-11,"
+        "organisation=Atelier\\ Dupont\\,\\ SPRL,"
         f"site=dony badge_s=3600.0,busy_s=1800.5,energy_wh=412.25 {AT_MS}"
     )
 
@@ -92,9 +95,10 @@ def test_session_point_of_a_private_member_without_measures() -> None:
         organisation=None,
         started_at=AT,
         ended_at=AT + timedelta(minutes=90),
+        zone=BRUSSELS,
     )
     assert line == (
-        "session,machine_id=cnc-1,member_id=M0007,organisation=private,site=dony "
+        "session,machine_id=cnc-1,member_id=M0007,month=2026-11,organisation=private,site=dony "
         f"badge_s=5400.0 {AT_MS + 90 * 60_000}"
     )
 
@@ -107,6 +111,7 @@ def test_a_clock_step_backwards_gives_zero_badge_seconds_like_the_ledger() -> No
         organisation="",
         started_at=AT,
         ended_at=AT - timedelta(seconds=5),
+        zone=BRUSSELS,
     )
     assert " badge_s=0.0 " in line
     assert ",organisation=private," in line
@@ -149,6 +154,7 @@ def test_a_real_store_reads_back_tags_and_values_as_written(victoria: VictoriaMe
             organisation=f"org {name}",
             started_at=now - timedelta(seconds=60 + i),
             ended_at=now,
+            zone=BRUSSELS,
             busy_s=float(i),
         )
         for i, name in enumerate(TRICKY)
