@@ -1,4 +1,5 @@
-"""Grafana dashboards as code, their provisioning files and the push command.
+"""Grafana dashboards as code: every panel's InfluxQL as data, the dashboards built with
+grafana-foundation-sdk and committed as JSON, their provisioning files, and the push command.
 
-Not built yet.
+See docs/dashboards.md.
 """

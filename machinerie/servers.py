@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
@@ -410,3 +411,115 @@ class EmbeddedBroker:
         self, exc: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class InfluxDB(_ChildServer):
+    """An InfluxDB 1.x (`influxd`, Debian package `influxdb`) in a temporary folder, on a free
+    loopback port, without authentication: the InfluxQL the dashboards run, against real data.
+
+    Version 1.6 has only the v1 API: `write` posts line protocol to `/write`, `query` asks
+    `/query` with times in epoch milliseconds.
+    """
+
+    def __init__(self, *, port: int | None = None) -> None:
+        binary = shutil.which("influxd") or "/usr/bin/influxd"
+        if not Path(binary).exists():
+            raise ServerError("influxd is not installed (Debian package `influxdb`)")
+        self.binary = binary
+        self.port = port or free_port()
+        # The RPC service used by backups binds a port of its own, loopback too.
+        self.rpc_port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="influxdb-"))
+        self.log_path = self.folder / "influxd.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        (self.folder / "influxdb.conf").write_text(self._config())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _config(self) -> str:
+        return "\n".join(
+            [
+                "reporting-disabled = true",
+                f'bind-address = "127.0.0.1:{self.rpc_port}"',
+                "[meta]",
+                f'  dir = "{self.folder / "meta"}"',
+                "[data]",
+                f'  dir = "{self.folder / "data"}"',
+                f'  wal-dir = "{self.folder / "wal"}"',
+                "  query-log-enabled = false",
+                "[monitor]",
+                "  store-enabled = false",
+                "[http]",
+                f'  bind-address = "127.0.0.1:{self.port}"',
+                "  auth-enabled = false",
+                "  log-enabled = false",
+                "[logging]",
+                '  level = "warn"',
+                "  suppress-logo = true",
+                "[continuous_queries]",
+                "  enabled = false",
+                "",
+            ]
+        )
+
+    def start(self, timeout: float = 15.0) -> InfluxDB:
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [self.binary, "-config", str(self.folder / "influxdb.conf")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._process = None
+                raise ServerError(f"influxd did not start: {self.log_tail()}")
+            if self._pings():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise ServerError(f"influxd not ready after {timeout} s: {self.log_tail()}")
+
+    def _pings(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:  # noqa: S310 - loopback
+                return bool(response.status == 204)
+        except OSError:
+            return False
+
+    def _post(self, path: str, params: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.url}{path}?{urllib.parse.urlencode(params)}", data=body, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def query(self, q: str, db: str = "") -> dict[str, Any]:
+        """One or more InfluxQL statements; the `/query` answer with times in epoch
+        milliseconds. A statement InfluxDB refuses raises ServerError with its message."""
+        params = {"q": q, "epoch": "ms"}
+        if db:
+            params["db"] = db
+        status, body = self._post("/query", params, b"")
+        answer: dict[str, Any] = json.loads(body) if body else {}
+        errors = [answer.get("error")] + [r.get("error") for r in answer.get("results", [])]
+        found = [error for error in errors if error]
+        if status != 200 or found:
+            raise ServerError(f"influxd refused {q!r}: {found or status}")
+        return answer
+
+    def create_database(self, name: str) -> None:
+        self.query(f'CREATE DATABASE "{name}"')
+
+    def write(self, lines: Iterable[str], db: str, precision: str = "ms") -> None:
+        """Line protocol to `/write`; a line InfluxDB refuses raises ServerError with its
+        message (the lines it could parse are stored all the same)."""
+        body = "\n".join(lines).encode()
+        status, answer = self._post("/write", {"db": db, "precision": precision}, body)
+        if status != 204:
+            raise ServerError(f"influxd answered {status} to a write: {answer.decode()}")

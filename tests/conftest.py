@@ -12,7 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from sqlalchemy import Engine
 
 from hub.db import make_engine, migrate
-from machinerie.servers import Mosquitto, PostgreSQL, VictoriaMetrics
+from machinerie.servers import InfluxDB, Mosquitto, PostgreSQL, VictoriaMetrics
 
 
 @pytest.fixture
@@ -26,6 +26,13 @@ def mosquitto() -> Iterator[Mosquitto]:
 def victoria() -> Iterator[VictoriaMetrics]:
     """A fresh, empty VictoriaMetrics per test (InfluxDB line protocol in, export out)."""
     with VictoriaMetrics() as store:
+        yield store
+
+
+@pytest.fixture
+def influxdb() -> Iterator[InfluxDB]:
+    """A fresh, empty InfluxDB 1.x per test: line protocol in, InfluxQL out."""
+    with InfluxDB() as store:
         yield store
 
 
