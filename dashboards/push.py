@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import niquests
+import requests
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
@@ -118,7 +118,7 @@ def _step(what: str, action: Callable[[], T]) -> T:
         raise PushFailed(
             f"{what}: Grafana answered {error.status_code}: {error.message}"
         ) from error
-    except niquests.exceptions.RequestException as error:
+    except requests.exceptions.RequestException as error:
         raise PushFailed(f"{what}: Grafana cannot be reached: {error}") from error
     return result
 

@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub.acl.keys import load_or_create_signing_key
 from hub.acl.sync import AccessListSync, BrokerLogin
 from hub.billing.settings import BillingSettings
+from hub.commands import CommandSender
 from hub.db import make_engine, migrate, session_factory
 from hub.errors import StoreUnavailable
 from hub.ingest.consumer import Ingest
 from hub.ingest.metrics import Metrics
 from hub.ingest.sink import LedgerSink
+from hub.maintenance.monitor import MaintenanceMonitor
+from hub.notify import Notifier, enqueue
 from hub.settings import ApiSettings, HubSettings
 from hub.telemetry.feed import TelemetryFeed
 from hub.telemetry.sessions import SessionExport
@@ -44,6 +47,7 @@ class AppFactory(Protocol):
         metrics: Metrics,
         on_registry_change: Callable[[], None],
         billing_settings: BillingSettings,
+        on_maintenance_change: Callable[[], None],
     ) -> Any: ...
 
 
@@ -113,6 +117,56 @@ class Telemetry:
             self.writer.stop(timeout=5.0)
 
 
+class Maintenance:
+    """Maintenance counters, alerts and lockouts: the monitor, the alert notifier, and the
+    command sender that locks and unlocks machines; the monitor only when enabled."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        login: BrokerLogin,
+        engine: Engine,
+        metrics: Metrics,
+        telemetry: Telemetry,
+    ) -> None:
+        self.notifier: Notifier | None = None
+        self.commands: CommandSender | None = None
+        self.monitor: MaintenanceMonitor | None = None
+        if not settings.maintenance.enabled:
+            return
+        notify = settings.notify
+        self.notifier = Notifier(engine, notify, mqtt=login, metrics=metrics)
+        self.commands = CommandSender(login)
+        writer = telemetry.writer
+        self.monitor = MaintenanceMonitor(
+            engine,
+            settings.maintenance,
+            notify=lambda session, alert, device: enqueue(
+                session, alert, device_level=device, settings=notify
+            ),
+            sender=self.commands,
+            offer=writer.offer if writer is not None else None,
+            after_raise=self.notifier.wake,
+            metrics=metrics,
+        )
+
+    def changed(self) -> None:
+        """Sessions were committed, or a maintainer changed a plan: evaluate now."""
+        if self.monitor is not None:
+            self.monitor.wake()
+
+    def start(self) -> None:
+        if self.notifier is not None and self.commands is not None and self.monitor is not None:
+            self.notifier.start()
+            self.commands.start()
+            self.monitor.start()
+
+    def stop(self) -> None:
+        for part in (self.monitor, self.commands, self.notifier):
+            if part is not None:
+                part.stop()
+
+
 class Hub:
     """Builds every part from settings (no I/O); `start` migrates and connects."""
 
@@ -125,7 +179,6 @@ class Hub:
         self.metrics = Metrics()
         self.keys = load_or_create_signing_key(settings.data_dir)
         password = settings.mqtt_password()
-        self.ingest = Ingest(settings.ingest_settings(), LedgerSink(self.engine), self.metrics)
         login = BrokerLogin(
             host=settings.mqtt.host,
             port=settings.mqtt.port,
@@ -133,6 +186,14 @@ class Hub:
             password=password,
             protocol=settings.mqtt.protocol,
             prefix=settings.mqtt.prefix,
+        )
+        self.telemetry = Telemetry(settings, login, self.engine, self.metrics)
+        self.maintenance = Maintenance(settings, login, self.engine, self.metrics, self.telemetry)
+        self.ingest = Ingest(
+            settings.ingest_settings(),
+            LedgerSink(self.engine),
+            self.metrics,
+            on_commit=self._committed,
         )
         self.acl = AccessListSync(
             self.engine,
@@ -142,7 +203,6 @@ class Hub:
             poll_s=settings.acl_poll_s,
             metrics=self.metrics,
         )
-        self.telemetry = Telemetry(settings, login, self.engine, self.metrics)
         self._web: WebServer | None = None
 
     def start(self) -> Hub:
@@ -151,14 +211,16 @@ class Hub:
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"cannot migrate {self.settings.database}: {exc}") from exc
         self.acl.start()
-        self.ingest.start()
         self.telemetry.start()
+        self.maintenance.start()
+        self.ingest.start()
         if self._app_factory is not None:
             app = self._app_factory(
                 sessions=self.sessions,
                 metrics=self.metrics,
                 on_registry_change=self.acl.changed,
                 billing_settings=self.settings.billing,
+                on_maintenance_change=self.maintenance.changed,
             )
             self._web = WebServer(app, self.settings.api, self.settings.log_level).start()
         log.info("hub started (database %s)", self.engine.url.render_as_string())
@@ -168,11 +230,18 @@ class Hub:
         if self._web is not None:
             self._web.stop()
             self._web = None
-        self.telemetry.stop()
         self.ingest.stop()
+        self.maintenance.stop()
+        self.telemetry.stop()
         self.acl.stop()
         self.engine.dispose()
         log.info("hub stopped")
+
+    def _committed(self) -> None:
+        # On the ingest's thread: only wake the parts that read the ledger.
+        if self.telemetry.sessions is not None:
+            self.telemetry.sessions.wake()
+        self.maintenance.changed()
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Start, block until SIGTERM, SIGINT or `stop`, then stop (main thread only)."""

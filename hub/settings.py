@@ -1,6 +1,7 @@
 """The hub's settings: defaults, then an optional TOML file, then `MACHINERIE_HUB_*` variables.
 
-Nested sections read `[mqtt]`, `[api]`, `[ingest]`, `[billing]` and `[telemetry]` in TOML and
+Nested sections read `[mqtt]`, `[api]`, `[ingest]`, `[billing]`, `[telemetry]`, `[maintenance]`
+and `[notify]` in TOML and
 `MACHINERIE_HUB_MQTT__HOST` style in the environment; anything not given falls back to an
 embedded single-host setup.
 """
@@ -23,6 +24,8 @@ from hub.billing.settings import BillingSettings
 from hub.devices import HUB_USERNAME, hub_password
 from hub.errors import Invalid, NotFound
 from hub.ingest.consumer import IngestSettings
+from hub.maintenance.settings import MaintenanceSettings
+from hub.notify.settings import NotifySettings
 from hub.telemetry.settings import TelemetrySettings
 
 DEFAULT_DATA_DIR = Path("/var/lib/machinerie/hub")
@@ -73,6 +76,8 @@ class HubSettings(BaseSettings):
     ingest: IngestTuning = IngestTuning()
     billing: BillingSettings = BillingSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+    notify: NotifySettings = NotifySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub.api import auth, billing, errors, me, metrics, sessions, usage
+from hub.api import auth, billing, errors, maintenance, me, metrics, sessions, usage
 from hub.api.accounts import HASHER
 from hub.api.deps import now_utc
 from hub.api.ratelimit import FailedLogins
@@ -30,6 +30,7 @@ ROUTERS = (
     usage.router,
     sessions.router,
     billing.router,
+    maintenance.router,
     me.router,
     metrics.router,
 )
@@ -45,6 +46,7 @@ def create_app(
     metrics: Metrics | None = None,
     on_registry_change: Callable[[], None] | None = None,
     billing_settings: BillingSettings | None = None,
+    on_maintenance_change: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The API over `sessions`; `on_registry_change` runs after each committed registry write."""
     app = FastAPI(
@@ -57,6 +59,8 @@ def create_app(
     app.state.metrics.describe("api_logins", "Password logins to the hub API, by outcome")
     app.state.on_registry_change = on_registry_change or _nothing
     app.state.billing = billing_settings or BillingSettings()
+    # Wakes the maintenance monitor after a plan change or an intervention.
+    app.state.maintenance_changed = on_maintenance_change or _nothing
     app.state.clock = now_utc
     app.state.hasher = HASHER
     app.state.failed_logins = FailedLogins(clock=time.monotonic)

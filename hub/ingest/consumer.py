@@ -17,6 +17,7 @@ import select
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -81,10 +82,18 @@ class _Batch:
 
 class Ingest:
     def __init__(
-        self, settings: IngestSettings, sink: EventSink, metrics: Metrics | None = None
+        self,
+        settings: IngestSettings,
+        sink: EventSink,
+        metrics: Metrics | None = None,
+        *,
+        on_commit: Callable[[], object] | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        # Told after each batch that recorded new events (telemetry export, maintenance): it
+        # must only set a flag, it runs on the ingest's thread.
+        self._on_commit = on_commit
         _describe(self.metrics)
         self._committer = Committer(sink, settings.prefix, process=settings.commit_process)
         self._stopping = threading.Event()
@@ -316,6 +325,8 @@ class Ingest:
             return
         batch = self._in_flight.popleft()
         self._count(outcome)
+        if outcome.new and self._on_commit is not None:
+            self._on_commit()
         # Committed: now, and only now, the edge may forget these events.
         for ack_topic, payload in outcome.acks:
             self._client.publish(ack_topic, payload, qos=1)

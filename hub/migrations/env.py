@@ -11,6 +11,8 @@ from sqlalchemy.engine import Connection
 import hub.api.models
 import hub.billing.models
 import hub.ledger.models
+import hub.maintenance.models
+import hub.notify.models
 import hub.registry.models  # noqa: F401  (registers the tables on Base.metadata)
 from hub.db import Base, make_engine
 
