@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -26,8 +26,8 @@ from contracts.codec import encode
 from contracts.models import Command, CommandAction
 from contracts.topics import Kind, topic
 from edge.link import QuietDisconnect
-from hub.acl.sync import BrokerLogin
 from hub.devices.errors import BrokerError
+from hub.mqtt import BrokerLogin, part_client
 
 log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
@@ -134,18 +134,7 @@ class CommandSender:
     # ------------------------------------------------------------ paho side
 
     def _build_client(self) -> Client:
-        login = self._login
-        client = Client(
-            CallbackAPIVersion.VERSION2,
-            # Unique: hub replicas must not take over each other's connection.
-            client_id=f"{login.username}-cmd-{uuid.uuid4().hex[:8]}",
-            protocol=MQTTProtocolVersion.MQTTv5
-            if login.protocol == "5"
-            else MQTTProtocolVersion.MQTTv311,
-        )
-        client.enable_logger(paho_log)
-        client.reconnect_delay_set(1, 30)
-        client.username_pw_set(login.username, login.password)
+        client = part_client(self._login, "cmd", paho_log)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

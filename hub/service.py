@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.acl.keys import load_or_create_signing_key
-from hub.acl.sync import AccessListSync, BrokerLogin
+from hub.acl.sync import AccessListSync
 from hub.billing.settings import BillingSettings
 from hub.commands import CommandSender
 from hub.db import make_engine, migrate, session_factory
@@ -28,6 +28,7 @@ from hub.ingest.consumer import Ingest
 from hub.ingest.metrics import Metrics
 from hub.ingest.sink import LedgerSink
 from hub.maintenance.monitor import MaintenanceMonitor
+from hub.mqtt import BrokerLogin
 from hub.notify import Notifier, enqueue
 from hub.settings import ApiSettings, HubSettings
 from hub.telemetry.feed import TelemetryFeed

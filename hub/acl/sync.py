@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
@@ -25,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from contracts.models import AccessList
 from contracts.signing import KeyPair
-from contracts.topics import DEFAULT_PREFIX
 from edge.link import QuietDisconnect
 from hub.acl.publisher import AccessListPublisher, build_access_list
 from hub.db import session_factory
 from hub.devices.errors import BrokerError
 from hub.errors import Conflict, HubError
 from hub.ingest.metrics import Metrics
+from hub.mqtt import BrokerLogin, part_client
 from hub.registry.access import access_entries, acl_version
 from hub.registry.models import DEFAULT_TIMEZONE, Machine, Site
 
@@ -41,16 +39,6 @@ paho_log.addFilter(QuietDisconnect())
 
 POLL_S = 1.0
 RETRY_S = 1.0
-
-
-@dataclass(frozen=True)
-class BrokerLogin:
-    host: str
-    port: int
-    username: str
-    password: str
-    protocol: Literal["3.1.1", "5"] = "5"
-    prefix: str = DEFAULT_PREFIX
 
 
 @dataclass(frozen=True)
@@ -190,17 +178,7 @@ class AccessListSync:
     # ------------------------------------------------------------ paho side
 
     def _build_client(self) -> Client:
-        login = self._login
-        v5 = login.protocol == "5"
-        # A unique id: replicas must not take over each other's connection.
-        client = Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{login.username}-acl-{uuid.uuid4().hex[:8]}",
-            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-        )
-        client.enable_logger(paho_log)
-        client.reconnect_delay_set(1, 30)
-        client.username_pw_set(login.username, login.password)
+        client = part_client(self._login, "acl", paho_log)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         return client

@@ -7,20 +7,24 @@ session of its own: the queue in the database is what survives a restart.
 
 from __future__ import annotations
 
+import logging
 import threading
-import uuid
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts.mqtt import KEEPALIVE_S
 from contracts.topics import Kind, topic
-from hub.acl.sync import BrokerLogin
+from edge.link import QuietDisconnect
+from hub.mqtt import BrokerLogin, part_client
 from hub.notify.channels import DeliveryFailed, Outgoing
 from hub.notify.models import Channel
 from hub.notify.settings import MqttAlertSettings
+
+paho_log = logging.getLogger(f"{__name__}.paho")
+paho_log.addFilter(QuietDisconnect())
 
 # A broker back from an outage is found again within this many seconds.
 RECONNECT_MAX_S = 10
@@ -33,15 +37,7 @@ class MqttSender:
         self._login = login
         self._timeout_s = settings.timeout_s
         self._connected = threading.Event()
-        v5 = login.protocol == "5"
-        # A client id of its own: the ingest's persistent session must not be taken over.
-        self._client = Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{login.username}-notify-{uuid.uuid4().hex[:8]}",
-            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-        )
-        self._client.username_pw_set(login.username, login.password)
-        self._client.reconnect_delay_set(1, RECONNECT_MAX_S)
+        self._client = part_client(login, "notify", paho_log, reconnect_max_s=RECONNECT_MAX_S)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         # Asynchronous: a broker that is down at start is retried by paho's own loop.

@@ -19,10 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from contracts.codec import decode
 from contracts.errors import InvalidPayload
 from contracts.models import Alert
-from hub.acl.sync import BrokerLogin
 from hub.db import session_factory
 from hub.errors import Invalid
 from hub.ingest.metrics import Metrics
+from hub.mqtt import BrokerLogin
 from hub.notify import queue
 from hub.notify.channels import DeliveryFailed, Outgoing, Sender
 from hub.notify.mail import EmailSender

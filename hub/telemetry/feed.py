@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -25,8 +23,8 @@ from contracts.errors import ContractError
 from contracts.models import Telemetry
 from contracts.topics import Kind, parse, site_filter
 from edge.link import QuietDisconnect
-from hub.acl.sync import BrokerLogin
 from hub.ingest.metrics import Metrics
+from hub.mqtt import BrokerLogin, part_client
 from hub.telemetry.points import machine_point
 
 log = logging.getLogger(__name__)
@@ -114,16 +112,7 @@ class TelemetryFeed:
     # ------------------------------------------------------------ paho side
 
     def _build_client(self) -> Client:
-        login = self._login
-        v5 = login.protocol == "5"
-        client = Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{login.username}-telemetry-{uuid.uuid4().hex[:8]}",
-            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-        )
-        client.enable_logger(paho_log)
-        client.reconnect_delay_set(1, 30)
-        client.username_pw_set(login.username, login.password)
+        client = part_client(self._login, "telemetry", paho_log)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe

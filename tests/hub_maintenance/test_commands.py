@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from contracts.models import CommandAction
-from hub.acl.sync import BrokerLogin
 from hub.commands import CommandSender
+from hub.mqtt import BrokerLogin
 from machinerie.ackhub import wait_until
 from machinerie.servers import Mosquitto
 from tests.hub_maintenance.conftest import LASER_DEVICE, SITE, Commands

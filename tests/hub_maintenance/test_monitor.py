@@ -11,13 +11,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from contracts.models import AlertCounter, AlertLevel
-from hub.acl.sync import BrokerLogin
 from hub.commands import CommandSender
 from hub.db import session_factory, writing
 from hub.maintenance import service
 from hub.maintenance.models import MaintenanceAlert
 from hub.maintenance.monitor import MaintenanceMonitor
 from hub.maintenance.settings import MaintenanceSettings
+from hub.mqtt import BrokerLogin
 from machinerie.ackhub import wait_until
 from machinerie.servers import Mosquitto
 from tests.hub_maintenance.conftest import (

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from contracts.models import Alert, AlertCounter, AlertLevel
-from hub.acl.sync import BrokerLogin
 from hub.db import session_factory
 from hub.ingest.metrics import Metrics
+from hub.mqtt import BrokerLogin
 from hub.notify import Notification, Notifier, NotifySettings, enqueue
 from machinerie.servers import Mosquitto
 from tests.smtp import SmtpServer

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from contracts.codec import decode
 from contracts.models import Alert
-from hub.acl.sync import BrokerLogin
 from hub.ingest.metrics import Metrics
+from hub.mqtt import BrokerLogin
 from hub.notify import Notifier
 from machinerie.servers import Mosquitto
 from tests.hub_notify.conftest import (
