@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 
 from contracts.codec import encode
+from contracts.generated import drifted, write_all
 from contracts.models import (
     DATA_BY_TYPE,
     AccessDenied,
@@ -126,25 +127,12 @@ def render() -> dict[str, str]:
 
 def export(folder: Path = SCHEMA_DIR) -> list[Path]:
     """Write one `<name>.schema.json` per payload into `folder`; return the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for file_name, text in render().items():
-        path = folder / file_name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_all(folder, render())
 
 
 def drift(folder: Path = SCHEMA_DIR) -> list[str]:
     """Names of schema files in `folder` that are missing, stale or unknown."""
-    fresh = render()
-    present = {path.name for path in folder.glob(f"*{SUFFIX}")}
-    stale = [
-        name
-        for name, text in fresh.items()
-        if name not in present or (folder / name).read_text(encoding="utf-8") != text
-    ]
-    return sorted(stale + sorted(present - fresh.keys()))
+    return drifted(folder, render(), SUFFIX)
 
 
 # ---------------------------------------------------------------- examples

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from contracts.generated import drifted, write_all
 from dashboards.build import dashboards
 from dashboards.errors import InvalidDashboard
 from dashboards.validate import plain, problems
@@ -32,25 +33,12 @@ def render() -> dict[str, str]:
 
 def export(folder: Path = JSON_DIR) -> list[Path]:
     """Write one `<uid>.json` per dashboard into `folder`; return the paths written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for file_name, text in render().items():
-        path = folder / file_name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_all(folder, render())
 
 
 def drift(folder: Path = JSON_DIR) -> list[str]:
     """Names of dashboard files in `folder` that are missing, stale or unknown."""
-    fresh = render()
-    present = {path.name for path in folder.glob(f"*{SUFFIX}")}
-    stale = [
-        name
-        for name, text in fresh.items()
-        if name not in present or (folder / name).read_text(encoding="utf-8") != text
-    ]
-    return sorted(stale + sorted(present - fresh.keys()))
+    return drifted(folder, render(), SUFFIX)
 
 
 def load(folder: Path = JSON_DIR) -> list[dict[str, Any]]:
