@@ -47,6 +47,8 @@ from machinerie.ackhub import AckingHub, wait_until
 from machinerie.billing_demo import EXAMPLE_TARIFFS, MonthBilling, bill_month, invoices_table
 from machinerie.billing_demo import prepare as prepare_billing
 from machinerie.cooperative import MACHINES, Artisan, seed
+from machinerie.maintenance_demo import alerts_raised, status_table, statuses
+from machinerie.maintenance_demo import prepare as prepare_maintenance
 from machinerie.rigs import Rig, open_rig
 from machinerie.sandbox import agent_config
 from machinerie.servers import EmbeddedBroker, free_port
@@ -152,6 +154,7 @@ class Fablab:
             self.artisans.append(
                 prepare_billing(session, self.rng, now=seeded_at, tariffs=self.tariffs)
             )
+            prepare_maintenance(session, now=seeded_at)
             create_user(session, username="manager", password=self.manager_password, role="manager")
         self.hub.start()
         self.machines = [self._start_agent(m.machine_id, m.name) for m in MACHINES]
@@ -367,6 +370,8 @@ def run(
         f"events sent by the machines: {outcome.events_sent} · in the ledger: "
         f"{outcome.events_recorded} · usage total matches the ledger: {outcome.consistent}"
     )
+    console.print(status_table(statuses(lab.hub.sessions, now=lab.clock.now())))
+    console.print(f"maintenance alerts raised: {alerts_raised(lab.hub.sessions)}")
     billing = _bill(lab, console, keeps_folder=keeps_folder)
     return replace(outcome, billing=billing)
 

@@ -46,6 +46,11 @@ def test_demo_day_usage_table_matches_the_ledger(tmp_path: Path) -> None:
             select(func.count()).where(MachineSession.badge_seconds.is_not(None))
         )
         settled = session.scalar(select(func.count()).select_from(InvoicedSession))
+        laser_busy_s = session.scalar(
+            select(func.coalesce(func.sum(MachineSession.busy_seconds), 0)).where(
+                MachineSession.machine_id == "laser-1"
+            )
+        )
         issued_cents = session.scalar(
             select(func.sum(BillingDocument.payable_cents)).where(
                 BillingDocument.status == DocumentStatus.ISSUED
@@ -53,6 +58,11 @@ def test_demo_day_usage_table_matches_the_ledger(tmp_path: Path) -> None:
         )
     engine.dispose()
     assert {"unknown_badge", "not_qualified", "expired"} <= reasons
+    # Maintenance: the shipped plans on every machine, counted from the day's busy time.
+    assert "Maintenance counters" in text
+    tube = next(line for line in text.splitlines() if "laser tube" in line)
+    assert f"{int(laser_busy_s or 0) / 3600:.2f}" in tube, tube
+    assert "maintenance alerts raised: " in text
 
     billing = outcome.billing
     assert billing is not None, text

@@ -7,7 +7,6 @@ root sets `app.state.maintenance_changed`), so an unlock follows an intervention
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -143,9 +142,7 @@ class AlertPublic(BaseModel):
 
 
 def _changed(request: Request) -> None:
-    wake: Callable[[], None] | None = getattr(request.app.state, "maintenance_changed", None)
-    if wake is not None:
-        wake()
+    request.app.state.maintenance_changed()
 
 
 def _status(db: SessionDep, plan_id: int, now: datetime) -> PlanPublic:
