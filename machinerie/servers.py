@@ -169,9 +169,13 @@ class PostgreSQL:
     """A throw-away PostgreSQL cluster in a temporary folder, on a free loopback port.
 
     PostgreSQL refuses to run as root: as root the cluster belongs to the `postgres` user.
+    `durable=False` (the test suite's) skips fsync and the shutdown checkpoint: the cluster is
+    thrown away, and what the tests check is SQL and concurrency, not surviving a power cut.
+    Benchmarks keep it durable, as a site's database is.
     """
 
-    def __init__(self, *, port: int | None = None) -> None:
+    def __init__(self, *, port: int | None = None, durable: bool = True) -> None:
+        self.durable = durable
         self.bin = _postgres_bin()
         self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="postgres-"))
@@ -204,6 +208,8 @@ class PostgreSQL:
                 "--locale=C.UTF-8",
             )
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
@@ -236,7 +242,8 @@ class PostgreSQL:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            mode = "fast" if self.durable else "immediate"
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def cleanup(self) -> None:
         self.stop()

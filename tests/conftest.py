@@ -52,7 +52,7 @@ def mock_factory() -> Iterator[MockFactory]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgreSQL]:
     """One PostgreSQL cluster for the whole run; each test gets a database of its own."""
-    with PostgreSQL() as server:
+    with PostgreSQL(durable=False) as server:
         yield server
 
 

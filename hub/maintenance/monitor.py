@@ -130,7 +130,8 @@ class MaintenanceMonitor:
             except (SQLAlchemyError, HubError) as exc:
                 self.metrics.inc("maintenance_evaluation_failures_total")
                 log.warning("maintenance evaluation failed, retrying: %s", exc)
-            self._wake.wait(self._settings.interval_s)
+            self._stopping.wait(self._settings.min_gap_s)
+            self._wake.wait(max(0.0, self._settings.interval_s - self._settings.min_gap_s))
             self._wake.clear()
 
     # ------------------------------------------------------------ one evaluation
