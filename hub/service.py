@@ -49,6 +49,7 @@ class AppFactory(Protocol):
         on_registry_change: Callable[[], None],
         billing_settings: BillingSettings,
         on_maintenance_change: Callable[[], None],
+        secure_cookies: bool,
     ) -> Any: ...
 
 
@@ -222,7 +223,10 @@ class Hub:
                 on_registry_change=self.acl.changed,
                 billing_settings=self.settings.billing,
                 on_maintenance_change=self.maintenance.changed,
+                secure_cookies=self.settings.api.secure_cookies,
             )
+            # The console's maintainers lock and unlock machines through the monitor.
+            app.state.maintenance_monitor = self.maintenance.monitor
             self._web = WebServer(app, self.settings.api, self.settings.log_level).start()
         log.info("hub started (database %s)", self.engine.url.render_as_string())
         return self

@@ -51,6 +51,8 @@ class MqttSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # The console's cookies are Secure on https requests; set this behind a TLS-ending proxy.
+    secure_cookies: bool = False
 
 
 class IngestTuning(BaseModel):

@@ -351,7 +351,8 @@ def run(
         taps = plan_day(lab.rng, lab.artisans)
         api = lab.hub.settings.api
         console.print(
-            f"API on http://{api.host}:{api.port}/docs · login manager / {lab.manager_password}"
+            f"console on http://{api.host}:{api.port}/console/ (API: /docs) · "
+            f"login manager / {lab.manager_password}"
         )
         console.print(
             f"{len(lab.artisans)} artisans, {len(taps)} badge taps planned; "

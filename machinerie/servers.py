@@ -367,6 +367,15 @@ class VictoriaMetrics(_ChildServer):
             return [json.loads(line) for line in response.read().splitlines() if line.strip()]
 
 
+async def _cancel_others(timeout_s: float = 5.0) -> None:
+    """Cancel every other task of the running loop and wait for them to end."""
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if others:
+        await asyncio.wait(others, timeout=timeout_s)
+
+
 class EmbeddedBroker:
     """An MQTT 3.1.1 broker inside this process (amqtt), for the demo that installs nothing.
 
@@ -403,11 +412,18 @@ class EmbeddedBroker:
         if self._broker is not None:
             shutdown = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
             try:
-                shutdown.result(5)
+                shutdown.result(10)
             except concurrent.futures.TimeoutError:
                 # amqtt waits for clients that never say goodbye; the process is ending anyway.
                 shutdown.cancel()
             self._broker = None
+        # Whatever amqtt left running is cancelled and awaited here: a task destroyed later,
+        # with its loop gone, raises at garbage collection.
+        leftovers = asyncio.run_coroutine_threadsafe(_cancel_others(), self._loop)
+        try:
+            leftovers.result(10)
+        except concurrent.futures.TimeoutError:
+            leftovers.cancel()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 

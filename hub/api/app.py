@@ -17,6 +17,7 @@ from hub.api.deps import now_utc
 from hub.api.ratelimit import FailedLogins
 from hub.api.registry import badges, machines, members, organisations, qualifications, sites
 from hub.billing.settings import BillingSettings
+from hub.console.mount import install as install_console
 from hub.ingest.metrics import Metrics
 
 ROUTERS = (
@@ -47,6 +48,7 @@ def create_app(
     on_registry_change: Callable[[], None] | None = None,
     billing_settings: BillingSettings | None = None,
     on_maintenance_change: Callable[[], None] | None = None,
+    secure_cookies: bool = False,
 ) -> FastAPI:
     """The API over `sessions`; `on_registry_change` runs after each committed registry write."""
     app = FastAPI(
@@ -61,10 +63,14 @@ def create_app(
     app.state.billing = billing_settings or BillingSettings()
     # Wakes the maintenance monitor after a plan change or an intervention.
     app.state.maintenance_changed = on_maintenance_change or _nothing
+    # Set by the hub's composition root when its maintenance monitor runs (manual locks).
+    app.state.maintenance_monitor = None
     app.state.clock = now_utc
     app.state.hasher = HASHER
     app.state.failed_logins = FailedLogins(clock=time.monotonic)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The web console: /console/... and / → /console/; Secure cookies behind a TLS proxy.
+    install_console(app, secure_cookies=secure_cookies)
     return app
