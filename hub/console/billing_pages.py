@@ -15,7 +15,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from hub.billing.pdf import render_pdf
 from hub.console import audit, billing_view, i18n
 from hub.console.auth import Visitor, checked_form, page_for
 from hub.console.me import Format
-from hub.console.web import language, render
+from hub.console.web import download, language, render, see_other
 from hub.errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def run_month(
         return _month(request, db, settings, visitor, chosen, failure=exc)
     detail = f"{len(result.drafts)} drafts, payable {result.total_payable}"
     _audit(db, visitor, "billing.run", chosen, detail=detail, now=now)
-    return _redirect(f"/console/billing/{chosen}?done=run")
+    return see_other(f"/console/billing/{chosen}?done=run")
 
 
 @router.get("/drafts/{draft_id}/pdf")
@@ -104,7 +104,7 @@ def draft_pdf(
     if row is None:
         return _not_found(request, visitor, "billing.error.no_draft")
     pdf = render_pdf(service.document_of(row), language=settings.language)
-    return _download(pdf, PDF, f"draft-{row.id}.pdf", inline=True)
+    return download(pdf, PDF, f"draft-{row.id}.pdf", inline=True)
 
 
 @router.get("/documents/{number}")
@@ -128,7 +128,7 @@ def document_pdf(
     except NotFound:
         return _not_found(request, visitor, "billing.error.no_document")
     pdf = render_pdf(service.document_of(row), language=settings.language)
-    return _download(pdf, PDF, f"{number}.pdf", inline=True)
+    return download(pdf, PDF, f"{number}.pdf", inline=True)
 
 
 @router.get("/documents/{number}/ubl")
@@ -138,7 +138,7 @@ def document_ubl(number: str, request: Request, db: SessionDep, visitor: Billing
     except NotFound:
         return _not_found(request, visitor, "billing.error.no_document")
     assert row.ubl is not None  # issued documents carry their UBL
-    return _download(row.ubl, XML, f"{number}.xml")
+    return download(row.ubl, XML, f"{number}.xml")
 
 
 @router.post("/documents/{number}/credit-note")
@@ -176,7 +176,7 @@ def credit_note(
         return _document(request, db, visitor, number, failure=exc)
     detail = f"corrects {number}, " + (f"lines {', '.join(chosen)}" if chosen else "whole")
     _audit(db, visitor, "billing.credit_note", issued, detail=detail, now=now)
-    return _redirect(f"/console/billing/documents/{number}?done=credit")
+    return see_other(f"/console/billing/documents/{number}?done=credit")
 
 
 @router.get("/{month}")
@@ -227,7 +227,7 @@ def issue_month(
         return _month(request, db, settings, visitor, chosen, failure=exc)
     detail = f"{len(numbers)} invoices" + (f": {numbers[0]} to {numbers[-1]}" if numbers else "")
     _audit(db, visitor, "billing.issue", chosen, detail=detail, now=now)
-    return _redirect(f"/console/billing/{chosen}?done=issue")
+    return see_other(f"/console/billing/{chosen}?done=issue")
 
 
 @router.get("/{month}/export.zip")
@@ -250,7 +250,7 @@ def month_zip(
     rows = service.documents(db, month=chosen, status=DocumentStatus.ISSUED)
     data = exports.month_zip(rows, settings.accounts, preset_name=name, language=settings.language)
     _audit(db, visitor, "billing.export", chosen, detail=f"zip, {name}", now=now)
-    return _download(data, "application/zip", f"machinerie-{chosen}.zip")
+    return download(data, "application/zip", f"machinerie-{chosen}.zip")
 
 
 @router.get("/{month}/journal.csv")
@@ -272,7 +272,7 @@ def month_journal(
     rows = service.documents(db, month=chosen, status=DocumentStatus.ISSUED)
     data = exports.journal(rows, settings.accounts, name)
     _audit(db, visitor, "billing.export", chosen, detail=f"journal, {name}", now=now)
-    return _download(data, "text/csv", f"journal-{chosen}.csv")
+    return download(data, "text/csv", f"journal-{chosen}.csv")
 
 
 def _months(
@@ -461,13 +461,3 @@ def _release(db: Session) -> None:
 def _today(request: Request, now: datetime) -> date:
     # The seller's calendar day: just after midnight in Liège is still yesterday in UTC.
     return now.astimezone(ZoneInfo(request.app.state.console.timezone)).date()
-
-
-def _download(data: bytes, media_type: str, filename: str, *, inline: bool = False) -> Response:
-    disposition = f'{"inline" if inline else "attachment"}; filename="{filename}"'
-    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
-
-
-def _redirect(path: str) -> RedirectResponse:
-    # 303: after a POST the browser follows with a GET.
-    return RedirectResponse(path, status_code=303)

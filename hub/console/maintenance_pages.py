@@ -16,7 +16,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from contracts.models import AlertCounter
 from hub.api.deps import Now, SessionDep
@@ -35,7 +35,7 @@ from hub.console.maintenance_view import (
     plan_form,
     text,
 )
-from hub.console.web import language, render
+from hub.console.web import language, render, see_other
 from hub.errors import Conflict, Invalid, NotFound
 from hub.maintenance import service
 from hub.maintenance.monitor import MaintenanceMonitor
@@ -118,7 +118,7 @@ def acknowledge(
     plan = service.plan(db, alert.plan_id)
     _audit(db, visitor, "acknowledge", target=f"{plan.machine_id}: {plan.name}", now=now)
     db.commit()
-    return _redirect(f"{HOME}?done=acknowledged")
+    return see_other(f"{HOME}?done=acknowledged")
 
 
 @router.post("/maintenance/plans")
@@ -154,7 +154,7 @@ def add_plan(  # noqa: PLR0917  (a form's fields and the services it needs)
     _audit(db, visitor, "plan_add", target=f"{fields.machine_id}: {fields.name}", now=now)
     db.commit()
     request.app.state.maintenance_changed()
-    return _redirect(f"{HOME}/plans/{created}?done=plan_added")
+    return see_other(f"{HOME}/plans/{created}?done=plan_added")
 
 
 def _create_plan(db: SessionDep, fields: PlanForm, *, now: datetime) -> int:
@@ -192,7 +192,7 @@ def apply_defaults(
     _audit(db, visitor, "defaults", target=machine_id, detail=names, now=now)
     db.commit()
     request.app.state.maintenance_changed()
-    return _redirect(f"{HOME}?done=defaults&count={len(added)}")
+    return see_other(f"{HOME}?done=defaults&count={len(added)}")
 
 
 # ------------------------------------------------------------ manual locks
@@ -238,7 +238,7 @@ def lock(  # noqa: PLR0917  (a form's field and the services it needs)
         )
     _audit(db, visitor, "lock", target=machine_id, detail=why, now=now)
     db.commit()
-    return _redirect(f"{HOME}?done=locked")
+    return see_other(f"{HOME}?done=locked")
 
 
 @router.post("/maintenance/machines/{machine_id}/unlock")
@@ -254,7 +254,7 @@ def unlock(
         return _overview(request, db, now, visitor, error=error, status_code=problem.status)
     _audit(db, visitor, "unlock", target=machine_id, now=now)
     db.commit()
-    return _redirect(f"{HOME}?done=unlocked")
+    return see_other(f"{HOME}?done=unlocked")
 
 
 def _by_hand(change: Callable[[], None]) -> None:
@@ -362,7 +362,7 @@ def log_intervention(  # noqa: PLR0917  (a form's fields and the services it nee
     )
     db.commit()
     request.app.state.maintenance_changed()
-    return _redirect(f"{HOME}/plans/{plan_id}?done=logged")
+    return see_other(f"{HOME}/plans/{plan_id}?done=logged")
 
 
 def _record(
@@ -410,8 +410,3 @@ def _audit(
             detail=detail,
             at=now,
         )
-
-
-def _redirect(path: str) -> RedirectResponse:
-    # 303: after a POST the browser follows with a GET (POST/redirect/GET).
-    return RedirectResponse(path, status_code=303)

@@ -267,7 +267,7 @@ def my_overview(
             period=period,
             billing=billing or BillingSettings(),
         ),
-        documents=_documents(session, {member_ref(member_id), buyer}),
+        documents=_documents(session, _buyers(member_id, organisation)),
         qualifications=_qualifications(session, member_id, now, zones),
     )
 
@@ -429,6 +429,24 @@ def _someone(buyer: str) -> Party:
     return Party(
         name=buyer, address=Address(), endpoint_scheme="EM", endpoint_id=buyer, reference=buyer
     )
+
+
+def my_documents(session: Session, *, member_id: int) -> tuple[MyDocument, ...]:
+    """The issued documents the member may read (his own, his organisation's), alone: what a
+    download checks, without pricing the month as the whole overview does."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"no member {member_id}")
+    organisation = (
+        session.get(Organisation, member.organisation_id) if member.organisation_id else None
+    )
+    return _documents(session, _buyers(member_id, organisation))
+
+
+def _buyers(member_id: int, organisation: Organisation | None) -> set[str]:
+    # A member billed in person is his own buyer; his organisation's invoices are his too.
+    own = member_ref(member_id)
+    return {own, inputs.org_key(organisation.id) if organisation else own}
 
 
 def _documents(session: Session, buyers: set[str]) -> tuple[MyDocument, ...]:

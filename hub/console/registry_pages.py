@@ -22,7 +22,7 @@ from hub.api.models import UserRole
 from hub.console import audit, i18n
 from hub.console import registry_views as views
 from hub.console.auth import ManagerPage, SignedForm, Visitor, page_for
-from hub.console.web import language, render
+from hub.console.web import language, render, see_other
 from hub.errors import Conflict, HubError, Invalid, NotFound
 from hub.registry import numbers, service
 from hub.registry.models import (
@@ -551,5 +551,4 @@ def _expiry(value: str, *, today: date) -> date | None:
 
 
 def _redirect(path: str, *, done: str) -> RedirectResponse:
-    # 303: after a POST the browser follows with a GET.
-    return RedirectResponse(f"{path}?done={done}", status_code=303)
+    return see_other(f"{path}?done={done}")

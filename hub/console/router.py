@@ -11,7 +11,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from hub.api import accounts
 from hub.api.deps import FailedLoginsDep, HasherDep, MetricsDep, Now, SessionDep
@@ -21,8 +21,8 @@ from hub.billing.pdf import render_pdf
 from hub.console import audit, auth, i18n
 from hub.console.auth import Anyone, ManagerPage, MaybeVisitor, SignedForm, Staff
 from hub.console.live import live_board
-from hub.console.me import my_overview
-from hub.console.web import language, render
+from hub.console.me import my_documents, my_overview
+from hub.console.web import download, language, render, see_other
 from hub.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ FormText = Annotated[str, Form()]
 @router.get("/login")
 def login_page(request: Request, visitor: MaybeVisitor, next: str = "") -> Response:
     if visitor is not None:
-        return _redirect(auth.safe_next(next, fallback=auth.home_of(visitor.role)))
+        return see_other(auth.safe_next(next, fallback=auth.home_of(visitor.role)))
     return _login_form(request, next_path=next)
 
 
@@ -113,7 +113,7 @@ def _logged_in(
         audit.record(db, username=user.username, role=user.role, action="login", at=now)
     db.commit()
     metrics.inc("console_logins", outcome="ok")
-    response = _redirect(auth.safe_next(next_path, fallback=auth.home_of(user.role)))
+    response = see_other(auth.safe_next(next_path, fallback=auth.home_of(user.role)))
     auth.set_session(response, request, issued.secret)
     response.delete_cookie(auth.PRELOGIN_COOKIE, path="/console/login")
     return response
@@ -130,7 +130,7 @@ def logout(request: Request, db: SessionDep, now: Now, visitor: SignedForm) -> R
                 db, username=principal.username, role=principal.role, action="logout", at=now
             )
         db.commit()
-    response = _redirect("/console/login")
+    response = see_other("/console/login")
     auth.clear_session(response, request)
     return response
 
@@ -138,7 +138,7 @@ def logout(request: Request, db: SessionDep, now: Now, visitor: SignedForm) -> R
 @router.get("/lang/{code}")
 def switch_language(request: Request, code: str, next: str = "") -> Response:
     """Remember the chosen language for a year; an unknown one falls back to the default."""
-    response = _redirect(auth.safe_next(next, fallback=auth.HOME))
+    response = see_other(auth.safe_next(next, fallback=auth.HOME))
     chosen = code if code in i18n.LANGUAGES else i18n.DEFAULT
     response.set_cookie(
         auth.LANG_COOKIE,
@@ -181,14 +181,12 @@ def me_page(request: Request, db: SessionDep, now: Now, visitor: Anyone) -> Resp
 
 
 @router.get("/me/invoices/{number}.pdf")
-def my_invoice_pdf(
-    number: str, request: Request, db: SessionDep, now: Now, visitor: Anyone
-) -> Response:
+def my_invoice_pdf(number: str, request: Request, db: SessionDep, visitor: Anyone) -> Response:
     """One of the member's (or his organisation's) issued documents as a PDF; anyone else's
     number is not found, as if it did not exist."""
     member_id = visitor.principal.member_id
     mine = (
-        {d.number for d in my_overview(db, member_id=member_id, now=now).documents}
+        {d.number for d in my_documents(db, member_id=member_id)}
         if visitor.role is UserRole.MEMBER and member_id is not None
         else set()
     )
@@ -196,10 +194,4 @@ def my_invoice_pdf(
         raise NotFound(f"no document {number!r} of yours")
     doc = billing.document_of(billing.issued_document(db, number))
     pdf = render_pdf(doc, language=language(request))
-    disposition = f'inline; filename="{number}.pdf"'
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
-
-
-def _redirect(path: str) -> RedirectResponse:
-    # 303: after a POST the browser follows with a GET.
-    return RedirectResponse(path, status_code=303)
+    return download(pdf, "application/pdf", f"{number}.pdf", inline=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from hub.console import i18n, text_billing, text_maintenance, text_registry
@@ -76,3 +76,14 @@ def render(
         status_code=status_code,
         headers={"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"},
     )
+
+
+def see_other(path: str) -> RedirectResponse:
+    """After a form's POST: 303, so the browser follows with a GET (POST/redirect/GET)."""
+    return RedirectResponse(path, status_code=303)
+
+
+def download(data: bytes, media_type: str, filename: str, *, inline: bool = False) -> Response:
+    """A file for the browser to save (or, `inline`, to show, as a PDF)."""
+    disposition = f'{"inline" if inline else "attachment"}; filename="{filename}"'
+    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})
