@@ -418,6 +418,10 @@ class Status(Model):
     session: OpenSession | None = None
     outbox_backlog: int | None = None
     counters: dict[str, int] = {}
+    # The machine controller's firmware as the firmware bridge learnt it, in the controller's
+    # own words ("Marlin 2.1.2.1", "Grbl 1.1h"); None when the device has no bridge or the
+    # controller has not named it yet. Optional, so statuses from older devices stay valid.
+    firmware: Annotated[str, Field(max_length=120)] | None = None
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 

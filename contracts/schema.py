@@ -264,6 +264,7 @@ def example_status() -> Status:
         ),
         outbox_backlog=0,
         counters={"badge_reads": 31, "mqtt_reconnects": 1},
+        firmware="Grbl 1.1h.20190830",
     )
 
 

@@ -61,7 +61,14 @@ from edge.session import (
     Tick,
 )
 from edge.session import Command as MachineCommand
-from firmware_bridge.tracker import AlarmChanged, InterlockChanged, JobBegan, JobFinished, Output
+from firmware_bridge.tracker import (
+    AlarmChanged,
+    FirmwareIdentified,
+    InterlockChanged,
+    JobBegan,
+    JobFinished,
+    Output,
+)
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +348,8 @@ class Agent:
                 self._record(book.job_ended(output))
             case AlarmChanged(code, severity, message, active):
                 self._alarm(code, severity, message, active=active)
+            case FirmwareIdentified():
+                self.publish_status()  # the console learns the firmware now, not next period
 
     def _publish_telemetry(self, mono: float) -> None:
         p = self.parts
@@ -413,7 +422,12 @@ class Agent:
             session=None if holder is None else holder.journal(),
             outbox_backlog=p.outbox.backlog(),
             counters=self.all_counters(),
+            firmware=self._firmware(),
         )
+
+    def _firmware(self) -> str | None:
+        bridge = self.parts.bridge
+        return None if bridge is None else bridge.snapshot().firmware or None
 
     def status_payload(self) -> bytes:
         return codec.encode(self.status())

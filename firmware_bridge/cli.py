@@ -20,6 +20,7 @@ from firmware_bridge.follower import Follower, WallClock
 from firmware_bridge.sources import build_follower
 from firmware_bridge.tracker import (
     AlarmChanged,
+    FirmwareIdentified,
     InterlockChanged,
     JobBegan,
     JobFinished,
@@ -173,6 +174,8 @@ def describe(output: Output) -> dict[str, object]:
             }
         case InterlockChanged(interlock):
             return {"event": "interlock", "interlock": interlock.value}
+        case FirmwareIdentified(firmware):
+            return {"event": "firmware", "firmware": firmware}
         case AlarmChanged(code, severity, message, active):
             return {
                 "event": "alarm",

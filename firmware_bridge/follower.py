@@ -50,6 +50,7 @@ class Snapshot:
     busy_s: float
     energy_wh: float | None
     metrics: dict[str, float]
+    firmware: str = ""  # as the controller names itself; "" until it has
 
 
 class Follower:
@@ -108,6 +109,7 @@ class Follower:
                 busy_s=tracker.totals.busy_s,
                 energy_wh=tracker.totals.energy_wh if tracker.has_meter else None,
                 metrics=tracker.metrics(),
+                firmware=tracker.firmware,
             )
 
     # ------------------------------------------------------------ from the adapters

@@ -24,7 +24,10 @@ __all__ = [
     "MeterReading",
     "Sink",
     "Source",
+    "firmware_name",
 ]
+
+FIRMWARE_MAX = 120  # the contract's limit for `Status.firmware`
 
 
 class JobOutcome(StrEnum):
@@ -65,6 +68,14 @@ class ControllerView:
     alarm_message: str = ""
     temperatures: Mapping[str, float] = field(default_factory=dict)  # "nozzle", "bed", ... in °C
     metrics: Mapping[str, float] = field(default_factory=dict)  # "feed_mm_min", "spindle_rpm"...
+    firmware: str = ""  # as the controller names itself once learnt: "Marlin 2.1.2.1", "Grbl 1.1h"
+
+
+def firmware_name(text: str) -> str:
+    """A controller's own name for its firmware, fit for the device status: printable,
+    single-spaced, trimmed, at most `FIRMWARE_MAX` characters ("" if nothing is left)."""
+    printable = "".join(char if char.isprintable() else " " for char in text)
+    return " ".join(printable.split())[:FIRMWARE_MAX].rstrip()
 
 
 @dataclass(frozen=True, slots=True)

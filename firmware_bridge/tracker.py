@@ -77,7 +77,14 @@ class AlarmChanged:
     active: bool
 
 
-Output = JobBegan | JobFinished | InterlockChanged | AlarmChanged
+@dataclass(frozen=True, slots=True)
+class FirmwareIdentified:
+    """The controller named its firmware for the first time, or a new one (an update)."""
+
+    firmware: str
+
+
+Output = JobBegan | JobFinished | InterlockChanged | AlarmChanged | FirmwareIdentified
 
 
 @dataclass(slots=True)
@@ -103,6 +110,7 @@ class Tracker:
     view: ControllerView | None = None
     meter: MeterReading | None = None
     interlock: Interlock = Interlock.UNKNOWN
+    firmware: str = ""  # the latest the controller named: kept while it reboots unnamed
     _view_mono: float | None = None
     _meter_mono: float | None = None
     _last_mono: float | None = None
@@ -123,6 +131,7 @@ class Tracker:
         self._advance(now.mono)
         out = self._jobs(self.view, view, now)
         out += self._controller_alarm(view)
+        out += self._firmware(view)
         self.view, self._view_mono = view, now.mono
         if self.has_controller:
             self._busy = view.busy
@@ -289,6 +298,12 @@ class Tracker:
             return []
         self._alarms[code] = active
         return [AlarmChanged(code, severity, message[:500], active)]
+
+    def _firmware(self, view: ControllerView) -> list[Output]:
+        if not view.firmware or view.firmware == self.firmware:
+            return []
+        self.firmware = view.firmware
+        return [FirmwareIdentified(view.firmware)]
 
     def _working(self) -> bool:
         view = self.view

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from firmware_bridge.grbl import parse
 from firmware_bridge.grbl.codes import RESET_ALARMS, alarm_text
-from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState
+from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState, firmware_name
 
 IDLE_END_S = 5.0
 MM_PER_INCH = 25.4
@@ -42,6 +42,19 @@ class Fingerprint:
     version: parse.Version | None = None
     options: parse.Options | None = None
 
+    @property
+    def firmware(self) -> str:
+        """The firmware as it names itself: `$I`'s build ("Grbl 1.1h.20190830") when known,
+        else the banner's ("Grbl 1.1h"); FluidNC speaks its own name only in the note."""
+        banner, version = self.banner, self.version
+        if version is not None and "FluidNC" in version.version:
+            return firmware_name(version.version[version.version.index("FluidNC") :])
+        if banner is not None and banner.fluidnc:
+            return firmware_name(banner.note[banner.note.index("FluidNC") :].split("'")[0])
+        name = banner.name if banner is not None else "Grbl"
+        build = version.version if version is not None else banner.version if banner else ""
+        return firmware_name(f"{name} {build}") if build or banner else ""
+
 
 class GrblMachine:
     """One controller's state, fed one parsed message at a time."""
@@ -51,6 +64,7 @@ class GrblMachine:
         self.idle_end_s = idle_end_s
         self.prefix = prefix
         self.fingerprint = Fingerprint()
+        self._firmware = ""  # kept across resets: the banner alone must not undo `$I`'s detail
         self._grbl_state = ""  # GRBL's own state word, "" before the first report
         self._accessories = ""  # latched `A:` letters
         self._speed = 0.0
@@ -83,6 +97,7 @@ class GrblMachine:
                 self._settings[parsed.key] = parsed.value
             case parse.Version():
                 self.fingerprint = replace(self.fingerprint, version=parsed)
+                return self._identified()
             case parse.Options():
                 self.fingerprint = replace(self.fingerprint, options=parsed)
         return False
@@ -97,7 +112,17 @@ class GrblMachine:
             alarm=self._alarm,
             alarm_message=self._alarm_message,
             metrics=self._metrics(),
+            firmware=self._firmware,
         )
+
+    def _identified(self) -> bool:
+        """Take the fingerprint's name unless it only repeats, less precisely, the one known:
+        after a reset the banner says "Grbl 1.1h" where `$I` said "Grbl 1.1h.20190830"."""
+        found = self.fingerprint.firmware
+        if not found or self._firmware.startswith(found):
+            return False
+        self._firmware = found
+        return True
 
     # -- messages
 
@@ -124,6 +149,7 @@ class GrblMachine:
 
     def _on_welcome(self, parsed: parse.Welcome) -> bool:
         self.fingerprint = Fingerprint(banner=parsed)
+        self._identified()
         self._all_off()
         self.wco = self._overrides = None
         self._end(JobOutcome.INTERRUPTED)

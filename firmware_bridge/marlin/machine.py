@@ -21,6 +21,7 @@ from firmware_bridge.marlin.parse import (
     Error,
     FileOpened,
     FileSelected,
+    Firmware,
     Message,
     PrintTime,
     PrusaProgress,
@@ -33,7 +34,7 @@ from firmware_bridge.marlin.parse import (
     canonical_temperatures,
     join_errors,
 )
-from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState
+from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState, firmware_name
 
 NOT_PRINTING_TO_END = 2  # consecutive `Not SD printing` that end a job nobody announced
 MAX_ALARM_MESSAGE = 300  # joined error lines stop growing here
@@ -87,6 +88,8 @@ class MarlinMachine:
         self._not_printing = 0
         self._jobs_started = 0
         self._link_gap = False  # the link was lost during the job: its end may be unseen
+        # From M115; a reset keeps it, since the same firmware boots again until it re-answers.
+        self._firmware = ""
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Temperatures: self._on_temperatures,
             SdStatus: self._on_sd_status,
@@ -100,6 +103,7 @@ class MarlinMachine:
             Busy: self._on_busy,
             Error: self._on_error,
             Reset: self._on_reset,
+            Firmware: self._on_firmware,
         }
 
     @property
@@ -138,6 +142,7 @@ class MarlinMachine:
             alarm_message=alarm.message if alarm is not None else "",
             temperatures=dict(self._temperatures),
             metrics=metrics,
+            firmware=self._firmware,
         )
 
     # -- jobs -------------------------------------------------------------------------
@@ -288,6 +293,12 @@ class MarlinMachine:
         self._file = None
         self._sd_from = None
         self._targets.clear()
+
+    def _on_firmware(self, report: Firmware) -> None:
+        name = report.name
+        if report.get("FIRMWARE_NAME") is None and report.get("VER"):
+            name = f"{name} {report.get('VER')}"  # Malyan's M115: `NAME: Malyan VER: 2.9 ...`
+        self._firmware = firmware_name(name) or self._firmware
 
     def _on_temperatures(self, report: Temperatures) -> None:
         for sensor, reading in canonical_temperatures(report).items():

@@ -1,12 +1,13 @@
 """Follow a Klipper printer through Moonraker's JSON-RPC websocket.
 
 On each connection: `server.info` (is Klippy there?), `server.history.list` (the id of a
-print already running), then `printer.objects.subscribe` for the objects a view needs. After
-that Moonraker pushes deltas and notifications. A Klipper restart drops every subscription
-server-side (seho85/klipper-dgus#7), so the link subscribes again on `notify_klippy_ready`,
-and while it has no subscription it asks `server.info` every report period in case the
-notification was missed. A dropped websocket is reported to the sink and retried with a
-bounded backoff; the machine (and so the job being followed) survives reconnections.
+print already running), then `printer.objects.subscribe` for the objects a view needs, and
+once each subscription is granted `printer.info` (Klipper's version, which a restart may have
+changed). After that Moonraker pushes deltas and notifications. A Klipper restart drops every
+subscription server-side (seho85/klipper-dgus#7), so the link subscribes again on
+`notify_klippy_ready`, and while it has no subscription it asks `server.info` every report
+period in case the notification was missed. A dropped websocket is reported to the sink and
+retried with a bounded backoff; the machine (and so the job being followed) survives reconnections.
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ class _Session:
 
     def _handle(self, message: Message) -> None:
         if isinstance(message, StatusSnapshot):
+            if not self._subscribed:
+                self._request("printer.info")  # Klippy is ready: it can name its version
             self._subscribed, self._subscribe_id = True, None
         elif isinstance(message, RpcError) and message.request_id == self._subscribe_id:
             self._subscribe_id = None  # Klippy not ready: server.info polling will retry

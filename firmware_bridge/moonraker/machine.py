@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState
+from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState, firmware_name
 from firmware_bridge.moonraker.parse import (
     HistoryChanged,
     HistoryEntry,
     HistoryList,
     KlippyEvent,
     Message,
+    PrinterInfo,
     ServerInfo,
     Status,
     StatusSnapshot,
@@ -71,6 +72,7 @@ class MoonrakerMachine:
         # History said the job ended before print_stats left `printing`: wait for it to.
         self._ended_early = False
         self._counter = 0
+        self._firmware = ""  # from printer.info; kept while Klipper restarts
 
     def feed(self, message: Message) -> ControllerView:
         """Apply one message and return the view after it."""
@@ -96,6 +98,8 @@ class MoonrakerMachine:
             self._history(message)
         elif isinstance(message, HistoryList):
             self._history_list(message)
+        elif isinstance(message, PrinterInfo):
+            self._firmware = firmware_name(f"Klipper {message.software_version}") or self._firmware
 
     def _overlaid(self, frame: Status) -> None:
         # A field set to null is gone: the overlay keeps only fields with a value.
@@ -202,6 +206,7 @@ class MoonrakerMachine:
             alarm_message=self._alarm_message() if alarm else "",
             temperatures=temperatures,
             metrics=metrics,
+            firmware=self._firmware,
         )
 
     def _alarm_message(self) -> str:

@@ -81,6 +81,14 @@ class ServerInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PrinterInfo:
+    """The result of `printer.info`: Klipper's own version (`v0.12.0-85-gd785b396`)."""
+
+    software_version: str
+    state: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RpcError:
     """A JSON-RPC error answer, e.g. a subscription refused while Klippy starts up."""
 
@@ -103,6 +111,7 @@ Message = (
     | HistoryChanged
     | HistoryList
     | ServerInfo
+    | PrinterInfo
     | RpcError
     | Ignored
     | Unknown
@@ -211,14 +220,25 @@ def _result(result: object) -> Message | None:
         if status is None:
             return None
         return StatusSnapshot(status, number(result.get("eventtime")))
-    state = result.get("klippy_state")
-    if isinstance(state, str):
-        return ServerInfo(state, result.get("klippy_connected") is True)
+    info = _info(result)
+    if info is not None:
+        return info
     jobs = result.get("jobs")
     if isinstance(jobs, list):
         entries = tuple(_entry(job) for job in jobs)
         valid = tuple(entry for entry in entries if entry is not None)
         return HistoryList(valid) if len(valid) == len(entries) else None
+    return None
+
+
+def _info(result: Mapping[str, object]) -> ServerInfo | PrinterInfo | None:
+    state = result.get("klippy_state")
+    if isinstance(state, str):
+        return ServerInfo(state, result.get("klippy_connected") is True)
+    version = result.get("software_version")
+    if isinstance(version, str):
+        printer_state = result.get("state")
+        return PrinterInfo(version, printer_state if isinstance(printer_state, str) else "")
     return None
 
 

@@ -37,6 +37,7 @@ NOZZLE_C = 215.0
 BED_C = 60.0
 FILE_SIZE = 538254
 SHUTDOWN_MESSAGE = "Shutdown due to webhooks request"
+KLIPPER_VERSION = "v0.12.0-sim"
 HISTORY_STATUS = {
     JobOutcome.COMPLETED: "completed",
     JobOutcome.CANCELLED: "cancelled",
@@ -477,18 +478,25 @@ class MoonrakerSimulator:
     ) -> object | _Failure:
         if method == "server.info":
             return self._server_info()
+        if method == "printer.info":
+            return self._printer_info()
         if method == "server.history.list":
             return self._history_list(params)
         if method in ("printer.objects.subscribe", "printer.objects.query"):
-            if not self._klippy_available():
-                return _Failure(503, "Klippy Disconnected")
-            wanted = _requested(params.get("objects"))
-            status = _select(self._objects(), wanted)
-            if method == "printer.objects.subscribe" and client is not None:
-                client.subscription = wanted
-                client.sent = {name: dict(fields) for name, fields in status.items()}
-            return {"eventtime": round(self._eventtime, 3), "status": status}
+            return self._objects_answer(client, method, params)
         return _Failure(-32601, "Method not found")
+
+    def _objects_answer(
+        self, client: _Client | None, method: str, params: dict[str, object]
+    ) -> object | _Failure:
+        if not self._klippy_available():
+            return _Failure(503, "Klippy Disconnected")
+        wanted = _requested(params.get("objects"))
+        status = _select(self._objects(), wanted)
+        if method == "printer.objects.subscribe" and client is not None:
+            client.subscription = wanted
+            client.sent = {name: dict(fields) for name, fields in status.items()}
+        return {"eventtime": round(self._eventtime, 3), "status": status}
 
     def _server_info(self) -> dict[str, object]:
         return {
@@ -502,6 +510,21 @@ class MoonrakerSimulator:
             "moonraker_version": "v0.9.3-sim",
             "api_version": [1, 5, 0],
             "api_version_string": "1.5.0",
+        }
+
+    def _printer_info(self) -> dict[str, object] | _Failure:
+        if not self._klippy_available():
+            return _Failure(503, "Klippy Disconnected")
+        return {
+            "state": self._klippy,
+            "state_message": self._klippy_message,
+            "hostname": "klipper-sim",
+            "software_version": KLIPPER_VERSION,
+            "cpu_info": "simulated",
+            "klipper_path": "/home/pi/klipper",
+            "python_path": "/home/pi/klippy-env/bin/python",
+            "log_file": "/home/pi/printer_data/logs/klippy.log",
+            "config_file": "/home/pi/printer_data/config/printer.cfg",
         }
 
     def _history_list(self, params: dict[str, object]) -> dict[str, object]:
@@ -521,6 +544,8 @@ class MoonrakerSimulator:
         params: dict[str, object] = {}
         if parts.path == "/server/info":
             method = "server.info"
+        elif parts.path == "/printer/info":
+            method = "printer.info"
         elif parts.path == "/server/history/list":
             method = "server.history.list"
             params = {key: _int_or_text(value) for key, value in parse_qsl(parts.query)}

@@ -1,7 +1,8 @@
 """Poll an OctoPrint instance's REST API with its API key.
 
-Each poll reads `/api/job` and `/api/printer?exclude=sd` over one kept-alive connection and
-reports a whole view, so the consumer sees fresh telemetry at every poll. A 401 (older
+Each poll reads `/api/job` and `/api/printer?exclude=sd` over one kept-alive connection (and,
+first after every connection loss, `/api/version`, which names OctoPrint) and reports a whole
+view, so the consumer sees fresh telemetry at every poll. A 401 (older
 OctoPrint) or 403 means the key is wrong or lacks the STATUS permission: reported as offline
 and retried with growing backoff, never hammered. 409 from `/api/printer` is not a failure of
 the link: OctoPrint is up but has no operational printer, which the machine reports.
@@ -22,12 +23,15 @@ from firmware_bridge.octoprint.parse import (
     JobStatus,
     PrinterStatus,
     Unknown,
+    Version,
     parse_job,
     parse_printer,
+    parse_version,
 )
 
 JOB_PATH = "/api/job"
 PRINTER_PATH = "/api/printer?exclude=sd"
+VERSION_PATH = "/api/version"
 REFUSED = (401, 403)
 
 
@@ -61,16 +65,21 @@ class OctoPrintLink:
         machine = OctoPrintMachine()
         delay = self._backoff_s
         reported: str | None = None  # the failure already told to the sink
+        identify = True  # once per connection: an update restarts the server
         try:
             while not stop.is_set():
                 started = time.monotonic()
                 try:
+                    if identify:
+                        self._identify(machine, sink)
+                        identify = False
                     view = self._poll(machine, sink)
                 except LinkError as exc:
                     reason = str(exc)
                     if reason != reported:
                         sink.offline(reason)
                     reported = reason
+                    identify = True
                     self._client.close()
                     stop.wait(delay)
                     delay = min(delay * 2, self._max_backoff_s)
@@ -81,6 +90,13 @@ class OctoPrintLink:
                 stop.wait(max(0.0, self._poll_s - (time.monotonic() - started)))
         finally:
             self._client.close()
+
+    def _identify(self, machine: OctoPrintMachine, sink: Sink) -> None:
+        version = parse_version(*self._client.get(VERSION_PATH))
+        if isinstance(version, Version):
+            machine.identified(version)
+        else:
+            sink.unknown(version.text)
 
     def _poll(self, machine: OctoPrintMachine, sink: Sink) -> ControllerView | None:
         job = parse_job(*self._client.get(JOB_PATH))

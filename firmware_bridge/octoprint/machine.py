@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState
-from firmware_bridge.octoprint.parse import Disconnected, JobStatus, PrinterStatus
+from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState, firmware_name
+from firmware_bridge.octoprint.parse import Disconnected, JobStatus, PrinterStatus, Version
 
 ALARM = "octoprint_error"
 COMPLETE_PCT = 99.99  # completion is a float computed from file positions
@@ -83,6 +83,11 @@ class OctoPrintMachine:
         self._finishing = False
         self._outcome: JobOutcome | None = None
         self._counter = 0
+        self._firmware = ""
+
+    def identified(self, version: Version) -> None:
+        """OctoPrint named itself (`/api/version`); kept until it names something else."""
+        self._firmware = firmware_name(version.text) or self._firmware
 
     def feed(
         self, printer: PrinterStatus | Disconnected | None, job: JobStatus | None
@@ -166,6 +171,7 @@ class OctoPrintMachine:
             alarm_message=_message(status, job) if alarm else "",
             temperatures=_named(status.temperatures) if status is not None else {},
             metrics=_metrics(status, job),
+            firmware=self._firmware,
         )
 
 

@@ -63,6 +63,16 @@ class PrinterStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """`GET /api/version`: OctoPrint's own name and version (`"text": "OctoPrint 1.10.2"`).
+
+    OctoPrint keeps the printer's `M115` answer to itself, so its own version is what the
+    bridge can name."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnected:
     """`GET /api/printer` answered 409: OctoPrint has no operational printer."""
 
@@ -101,6 +111,15 @@ def parse_job(status_code: int, body: bytes | str) -> JobStatus | Unknown:
         number(progress.get("printTimeLeft")),
         _text(doc.get("error")),
     )
+
+
+def parse_version(status_code: int, body: bytes | str) -> Version | Unknown:
+    doc = _document(body) if status_code == 200 else None
+    if not isinstance(doc, dict):
+        return Unknown(f"HTTP {status_code} for /api/version: {_excerpt(body)}")
+    server = _text(doc.get("server"))
+    text = _text(doc.get("text")) or (f"OctoPrint {server}" if server else "")
+    return Version(text) if text else Unknown(_excerpt(body))
 
 
 def parse_printer(status_code: int, body: bytes | str) -> PrinterStatus | Disconnected | Unknown:

@@ -1,9 +1,9 @@
 """A simulated printer behind a real OctoPrint-shaped REST server on loopback.
 
-`/api/job` and `/api/printer` answer as docs.octoprint.org describes them, each request
-checked for the `X-Api-Key` header (403 otherwise, as current OctoPrint does). `/api/printer`
-answers 409 whenever the printer is not operational: disconnected, or after an error, when
-only `/api/job`'s state text ("Error") and its `error` field tell what happened.
+`/api/job`, `/api/printer` and `/api/version` answer as docs.octoprint.org describes them,
+each request checked for the `X-Api-Key` header (403 otherwise, as current OctoPrint does).
+`/api/printer` answers 409 whenever the printer is not operational: disconnected, or after an
+error, when only `/api/job`'s state text ("Error") and its `error` field tell what happened.
 
 The simulator keeps the truth a test compares the bridge against: `jobs`, one `SimJob` per
 print with its start (the start command) and end (back at Operational, or the error) on the
@@ -32,6 +32,7 @@ AMBIENT_C = 22.0
 NOZZLE_C = 220.0
 BED_C = 60.0
 FILE_DATE = 1700000000
+SERVER_VERSION = "1.10.2"
 # Where each transient state settles, and the outcome it ends the job with (if it does).
 SETTLES: dict[str, tuple[str, JobOutcome | None]] = {
     "Starting": ("Printing", None),
@@ -339,6 +340,10 @@ class OctoPrintSimulator:
                 return reply
         if path == "/api/job":
             return json_reply(self._job_document())
+        if path == "/api/version":
+            return json_reply(
+                {"api": "0.1", "server": SERVER_VERSION, "text": f"OctoPrint {SERVER_VERSION}"}
+            )
         if path == "/api/printer":
             printer = self._printer_document()
             return (

@@ -1,7 +1,8 @@
 """Poll a Prusa printer's PrusaLink API with HTTP Digest authentication.
 
 Each poll reads `/api/v1/status`, and `/api/v1/job` when the printer has a job (for its file
-name and state). Requests go over one kept-alive connection and answer the last Digest
+name and state); the first after every connection loss also reads `/api/version`, where recent
+firmware names its version. Requests go over one kept-alive connection and answer the last Digest
 challenge before being asked, counting its nonce up: a client that waits for a 401 on every
 request doubles the load on a printer's small web server, and some stop after the first
 challenge (prusa3d/Prusa-Link-Web#507). A 401 is answered once with the new challenge (the
@@ -28,14 +29,17 @@ from firmware_bridge.prusalink.parse import (
     JobInfo,
     NoJob,
     Unknown,
+    Version,
     authorization,
     parse_challenge,
     parse_job,
     parse_status,
+    parse_version,
 )
 
 STATUS_PATH = "/api/v1/status"
 JOB_PATH = "/api/v1/job"
+VERSION_PATH = "/api/version"
 
 
 class PrusaLinkLink:
@@ -71,16 +75,21 @@ class PrusaLinkLink:
         machine = PrusaLinkMachine()
         delay = self._backoff_s
         reported: str | None = None  # the failure already told to the sink
+        identify = True  # once per connection: a firmware update restarts the printer
         try:
             while not stop.is_set():
                 started = time.monotonic()
                 try:
+                    if identify:
+                        self._identify(machine, sink)
+                        identify = False
                     view = self._poll(machine, sink)
                 except LinkError as exc:
                     reason = str(exc)
                     if reason != reported:
                         sink.offline(reason)
                     reported = reason
+                    identify = True
                     self._client.close()
                     # A refused password will not get better by asking faster.
                     stop.wait(self._auth_retry_s if self._client.refused else delay)
@@ -92,6 +101,13 @@ class PrusaLinkLink:
                 stop.wait(max(0.0, self._poll_s - (time.monotonic() - started)))
         finally:
             self._client.close()
+
+    def _identify(self, machine: PrusaLinkMachine, sink: Sink) -> None:
+        version = parse_version(*self._client.get(VERSION_PATH))
+        if isinstance(version, Version):
+            machine.identified(version)
+        else:
+            sink.unknown(version.text)
 
     def _poll(self, machine: PrusaLinkMachine, sink: Sink) -> ControllerView | None:
         code, body = self._client.get(STATUS_PATH)

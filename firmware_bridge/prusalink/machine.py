@@ -12,8 +12,8 @@ same way, failing safe.
 
 from __future__ import annotations
 
-from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState
-from firmware_bridge.prusalink.parse import JobInfo, NoJob, Status
+from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState, firmware_name
+from firmware_bridge.prusalink.parse import JobInfo, NoJob, Status, Version
 
 ENDINGS = {
     "FINISHED": JobOutcome.COMPLETED,
@@ -36,6 +36,12 @@ class PrusaLinkMachine:
         self._last_ended: int | None = None
         self._outcome: JobOutcome | None = None
         self._counter = 0
+        self._firmware = ""
+
+    def identified(self, version: Version) -> None:
+        """The printer named its firmware (`/api/version`, recent Buddy firmware only)."""
+        if version.firmware:
+            self._firmware = firmware_name(f"Prusa firmware {version.firmware}")
 
     def feed(self, status: Status, job: JobInfo | NoJob | None = None) -> ControllerView:
         state = status.printer.state
@@ -99,6 +105,7 @@ class PrusaLinkMachine:
                 if value is not None
             },
             metrics=_metrics(status),
+            firmware=self._firmware,
         )
 
 

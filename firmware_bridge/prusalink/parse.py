@@ -57,6 +57,13 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """`GET /api/version`; `firmware` ("6.1.3+7898") only from Buddy firmware that has it."""
+
+    firmware: str
+
+
+@dataclass(frozen=True, slots=True)
 class JobInfo:
     """`GET /api/v1/job` with a job."""
 
@@ -81,6 +88,14 @@ def parse_status(body: bytes | str) -> Status | Unknown:
     if printer is None:
         return Unknown(_excerpt(body))
     return Status(printer, _status_job(doc.get("job")))
+
+
+def parse_version(status_code: int, body: bytes | str) -> Version | Unknown:
+    doc = _document(body) if status_code == 200 else None
+    if not isinstance(doc, dict):
+        return Unknown(f"HTTP {status_code} for /api/version: {_excerpt(body)}")
+    firmware = doc.get("firmware")
+    return Version(firmware if isinstance(firmware, str) else "")
 
 
 def parse_job(status_code: int, body: bytes | str) -> JobInfo | NoJob | Unknown:

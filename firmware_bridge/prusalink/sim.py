@@ -1,8 +1,8 @@
 """A simulated Prusa printer behind a real PrusaLink-shaped HTTP server on loopback.
 
-`/api/v1/status`, `/api/v1/job` (204 without a job) and `/api/v1/info`, each behind HTTP
-Digest authentication as the printers do it: a 401 challenge (MD5, qop=auth, a nonce that
-expires), the response checked, the nonce count required to grow. Connections are kept
+`/api/v1/status`, `/api/v1/job` (204 without a job), `/api/v1/info` and `/api/version`,
+each behind HTTP Digest authentication as the printers do it: a 401 challenge (MD5, qop=auth,
+a nonce that expires), the response checked, the nonce count required to grow. Connections are kept
 alive (HTTP/1.1), so a client can reuse its authenticated state.
 
 The simulator keeps the truth a test compares the bridge against: `jobs`, one `SimJob` per
@@ -38,6 +38,7 @@ AMBIENT_C = 22.0
 NOZZLE_C = 215.0
 BED_C = 60.0
 FIRST_JOB_ID = 100
+FIRMWARE = "6.1.3+7898"
 ENDED_STATE = {
     JobOutcome.COMPLETED: "FINISHED",
     JobOutcome.CANCELLED: "STOPPED",
@@ -320,6 +321,18 @@ class PrusaLinkSimulator:
             },
         }
 
+    @staticmethod
+    def _version() -> dict[str, object]:
+        return {
+            "api": "2.0.0",
+            "server": "2.1.2",
+            "nozzle_diameter": 0.4,
+            "text": "PrusaLink",
+            "hostname": "prusa-sim",
+            "firmware": FIRMWARE,
+            "capabilities": {"upload-by-put": True},
+        }
+
     def _info(self) -> dict[str, object]:
         return {
             "nozzle_diameter": 0.4,
@@ -352,6 +365,8 @@ class PrusaLinkSimulator:
             return Reply(204) if job is None else json_reply(job)
         if path == "/api/v1/info":
             return json_reply(self._info())
+        if path == "/api/version":
+            return json_reply(self._version())
         return Reply(404, b'{"title": "Not Found", "text": "Not Found"}')
 
     def _verify(self, method: str, target: str, header: str | None, now: float) -> bool | None:

@@ -175,6 +175,17 @@ def test_status_will_telemetry_and_acl_round_trip() -> None:
         assert decode(type(model), encode(model), MAX_SIGNED_PAYLOAD) == model
 
 
+def test_status_carries_the_controllers_firmware_and_older_statuses_still_decode() -> None:
+    status = example_status()
+    assert status.firmware is not None
+    assert decode_status(encode(status)).firmware == status.firmware
+    # What an edge built before the field existed sends: no `firmware` key at all.
+    older = {key: value for key, value in wire(status).items() if key != "firmware"}
+    assert decode_status(json.dumps(older).encode()).firmware is None
+    assert decode_status(json.dumps(wire(status) | {"firmware": None}).encode()).firmware is None
+    assert "firmware" in rejected(Status, wire(status) | {"firmware": "M" * 121})
+
+
 def test_command_round_trips_and_refuses_unknown_actions() -> None:
     issued = datetime(2026, 11, 23, 13, 31, 0, 123000, tzinfo=UTC)
     command = Command(command_id=uuid4(), action=CommandAction.FORCE_STOP, issued_at=issued)

@@ -11,14 +11,26 @@ import pytest
 from firmware_bridge.config import BridgeConfig
 from firmware_bridge.errors import ConfigError, PortRefused
 from firmware_bridge.follower import Follower, WallClock
+from firmware_bridge.grbl.sim import VERSION as GRBL_VERSION
+from firmware_bridge.marlin.sim import FIRMWARE as MARLIN_FIRMWARE
 from firmware_bridge.model import JobOutcome
+from firmware_bridge.moonraker.sim import KLIPPER_VERSION
+from firmware_bridge.octoprint.sim import SERVER_VERSION as OCTOPRINT_VERSION
+from firmware_bridge.prusalink.sim import FIRMWARE as PRUSA_FIRMWARE
 from firmware_bridge.pzem.sim import PzemSimulator
 from firmware_bridge.simport import PtyServer
 from firmware_bridge.sources import build_follower
-from firmware_bridge.tracker import Interlock, InterlockChanged, JobBegan, JobFinished, Output
+from firmware_bridge.tracker import (
+    FirmwareIdentified,
+    Interlock,
+    InterlockChanged,
+    JobBegan,
+    JobFinished,
+    Output,
+)
 from machinerie.ackhub import wait_until
 
-Out = TypeVar("Out", JobBegan, JobFinished, InterlockChanged)
+Out = TypeVar("Out", JobBegan, JobFinished, InterlockChanged, FirmwareIdentified)
 
 
 class Outputs:
@@ -96,6 +108,7 @@ def test_a_meter_alone_makes_jobs_of_working_power(meter: PtyServer, outputs: Ou
     assert abs(finished.busy_s - 2.0) < 0.5
     assert finished.energy_wh is not None and finished.energy_wh >= 0
     assert snapshot.metrics["power_w"] == pytest.approx(40.0, abs=1)
+    assert snapshot.firmware == "" and not outputs.of(FirmwareIdentified)  # a meter has none
     changes = [o.interlock for o in outputs.of(InterlockChanged)]
     assert changes[-2:] == [Interlock.HOLD, Interlock.CLEAR]
 
@@ -131,3 +144,27 @@ def test_a_printer_octoprint_owns_is_followed_through_its_api(outputs: Outputs) 
     [finished, *_] = outputs.of(JobFinished)
     assert finished.outcome is JobOutcome.COMPLETED
     assert abs(finished.busy_s - 1.5) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "firmware"),
+    [
+        ("marlin", MARLIN_FIRMWARE),  # M115's FIRMWARE_NAME
+        ("grbl", "Grbl " + GRBL_VERSION.split(":")[1]),  # `$I`'s build
+        ("moonraker", f"Klipper {KLIPPER_VERSION}"),  # printer.info's software_version
+        ("prusalink", f"Prusa firmware {PRUSA_FIRMWARE}"),  # /api/version's firmware
+        ("octoprint", f"OctoPrint {OCTOPRINT_VERSION}"),  # OctoPrint keeps M115 to itself
+    ],
+)
+def test_each_simulated_controller_names_its_firmware_in_the_snapshot(
+    kind: str, firmware: str, outputs: Outputs
+) -> None:
+    table = {"controller": {"kind": kind, "simulated": {"every_s": 600, "job_s": 1}}}
+    follower = follow(table, outputs)
+    try:
+        assert wait_until(lambda: follower.snapshot().firmware == firmware, 10), (
+            follower.snapshot().firmware
+        )
+    finally:
+        follower.stop()
+    assert [o.firmware for o in outputs.of(FirmwareIdentified)] == [firmware]  # said once

@@ -183,11 +183,37 @@ def test_metrics_latch_overrides_and_read_units_and_power_range() -> None:
 
 def test_build_info_fingerprints_the_controller() -> None:
     machine = GrblMachine(laser=False)
-    for line in [BANNER, "[VER:1.1h.20190830:saw-3]", "[OPT:V,15,128]", "ok"]:
-        assert machine.feed(parse_line(line), 0.0) is None or line == BANNER
+    lines = [BANNER, "[VER:1.1h.20190830:saw-3]", "[OPT:V,15,128]", "ok"]
+    views = {line: machine.feed(parse_line(line), 0.0) for line in lines}
+    assert views["[OPT:V,15,128]"] is None and views["ok"] is None
+    named = views["[VER:1.1h.20190830:saw-3]"]  # a new name is news: a view goes out at once
+    assert named is not None and named.firmware == "Grbl 1.1h.20190830"
     assert machine.fingerprint.version is not None
     assert machine.fingerprint.version.user == "saw-3"
     assert machine.fingerprint.options is not None and machine.fingerprint.options.blocks == 15
+
+
+@pytest.mark.parametrize(
+    ("lines", "firmware"),
+    [
+        ([IDLE], ""),  # attached to a running controller, before `$I`
+        ([BANNER], "Grbl 1.1h"),
+        (["[VER:1.1h.20190830:]"], "Grbl 1.1h.20190830"),  # no banner: the board did not reset
+        # A reset after `$I`: the banner's shorter name must not undo the build's detail.
+        (["[VER:1.1h.20190830:]", BANNER, IDLE], "Grbl 1.1h.20190830"),
+        (["[VER:1.1h.20190830:]", "Grbl 1.1i ['$' for help]"], "Grbl 1.1i"),  # flashed anew
+        (
+            ["GrblHAL 1.1f ['$' or '$HELP' for help]", "[VER:1.1f.20230130:]"],
+            "GrblHAL 1.1f.20230130",
+        ),
+        (["Grbl 4.0 [FluidNC v4.0.3 (wifi) '$' for help]"], "FluidNC v4.0.3 (wifi)"),
+        (["[VER:3.7 FluidNC v3.7.10:]"], "FluidNC v3.7.10"),
+    ],
+)
+def test_the_view_names_the_firmware_as_the_controller_does(
+    lines: list[str], firmware: str
+) -> None:
+    assert feed(GrblMachine(laser=False), lines).firmware == firmware
 
 
 def test_job_ids_are_fresh_for_each_job() -> None:

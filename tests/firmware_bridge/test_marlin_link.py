@@ -255,7 +255,9 @@ def test_the_link_survives_noise_and_counts_what_it_cannot_read() -> None:
         assert not sink.offlines
         # The link still follows the printer after all that.
         with server.lock:
-            job = sim.start_sd_print("after-noise.gcode", 0.5)
+            # Long enough that a view reports it even when the machine is busy: a job that starts
+            # and ends between two views is seen only by its end.
+            job = sim.start_sd_print("after-noise.gcode", 2.0)
         until(lambda: any(v.job is not None and v.job.name == job.name for _, v in sink.views))
 
 

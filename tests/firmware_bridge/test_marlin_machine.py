@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,35 @@ def feed(machine: MarlinMachine, *lines: str) -> ControllerView:
         for message in parse(line):
             machine.feed(message)
     return machine.view()
+
+
+M115_ENDER = (
+    # An Ender 5 Pro's M115 answer, from OctoPrint's test_parse_firmware_line table:
+    "FIRMWARE_NAME:Marlin 2.0.7.2 (Nov 27 2020 14:30:11) "
+    "SOURCE_CODE_URL:https://github.com/MarlinFirmware/Marlin PROTOCOL_VERSION:1.0 "
+    "MACHINE_TYPE:Ender 5 Pro EXTRUDER_COUNT:1 UUID:cede2a2f-41a2-4748-9b12-c55c62f367ff"
+)
+
+
+@pytest.mark.parametrize(
+    ("lines", "firmware"),
+    [
+        ((), ""),
+        ((M115_ENDER, "Cap:AUTOREPORT_TEMP:1", "ok"), "Marlin 2.0.7.2 (Nov 27 2020 14:30:11)"),
+        (("NAME: Malyan VER: 2.9 MODEL: M200 HW: HA02", "ok"), "Malyan 2.9"),
+        # A reset before the link asks M115 again: the same firmware is booting.
+        (
+            (M115_ENDER, "ok", "start", "echo:Marlin 2.0.7.2"),
+            "Marlin 2.0.7.2 (Nov 27 2020 14:30:11)",
+        ),
+        (
+            (M115_ENDER, "FIRMWARE_NAME:Marlin 2.1.2.4 (Jun 1 2024) PROTOCOL_VERSION:1.0"),
+            "Marlin 2.1.2.4 (Jun 1 2024)",
+        ),
+    ],
+)
+def test_the_view_names_the_firmware_from_m115(lines: tuple[str, ...], firmware: str) -> None:
+    assert feed(MarlinMachine(), *lines).firmware == firmware
 
 
 def test_an_sd_print_from_start_to_end() -> None:

@@ -22,6 +22,7 @@ from firmware_bridge.moonraker.parse import (
     Ignored,
     KlippyEvent,
     Message,
+    PrinterInfo,
     RpcError,
     ServerInfo,
     StatusSnapshot,
@@ -141,6 +142,15 @@ TABLE: list[tuple[str, Message]] = [
         '{"jsonrpc": "2.0", "method": "notify_made_up"}',
         Unknown('{"jsonrpc": "2.0", "method": "notify_made_up"}'),
     ),
+    # docs/external_api/printer.md, Get Klippy host information (printer.info):
+    (
+        '{"jsonrpc": "2.0", "result": {"state": "ready", "state_message": "Printer is ready", '
+        '"hostname": "my-pi-hostname", "software_version": "v0.9.1-302-g900c7396", '
+        '"cpu_info": "4 core ARMv7 Processor rev 4 (v7l)", "klipper_path": "/home/pi/klipper", '
+        '"python_path": "/home/pi/klippy-env/bin/python", "log_file": "/tmp/klippy.log", '
+        '"config_file": "/home/pi/printer.cfg"}, "id": 7}',
+        PrinterInfo("v0.9.1-302-g900c7396", "ready"),
+    ),
     ("not json at all", Unknown("not json at all")),
     ("[1, 2, 3]", Unknown("[1, 2, 3]")),
 ]
@@ -149,6 +159,17 @@ TABLE: list[tuple[str, Message]] = [
 @pytest.mark.parametrize(("frame", "expected"), TABLE)
 def test_documented_frames(frame: str, expected: Message) -> None:
     assert parse_frame(frame) == expected
+
+
+def test_klipper_names_its_version_and_keeps_it_through_a_restart() -> None:
+    machine = MoonrakerMachine()
+    assert machine.feed(ServerInfo("ready", True)).firmware == ""
+    assert machine.feed(PrinterInfo("v0.12.0-85-gd785b396", "ready")).firmware == (
+        "Klipper v0.12.0-85-gd785b396"
+    )
+    restarting = machine.feed(KlippyEvent("disconnected"))
+    assert restarting.state is MachineState.OFFLINE
+    assert restarting.firmware == "Klipper v0.12.0-85-gd785b396"
 
 
 def test_subscribe_result_is_a_whole_snapshot() -> None:

@@ -22,8 +22,10 @@ from firmware_bridge.octoprint.parse import (
     JobStatus,
     PrinterStatus,
     Unknown,
+    Version,
     parse_job,
     parse_printer,
+    parse_version,
 )
 
 # docs.octoprint.org api/job.html: the example answer of GET /api/job.
@@ -107,6 +109,18 @@ def test_job_documents(code: int, body: bytes, expected: JobStatus | type[Unknow
         assert isinstance(parsed, Unknown)
     else:
         assert parsed == expected
+
+
+def test_version_documents_name_octoprint() -> None:
+    # docs.octoprint.org api/version.html, the example answer of GET /api/version:
+    docs = b'{"api": "0.1", "server": "1.3.10", "text": "OctoPrint 1.3.10"}'
+    assert parse_version(200, docs) == Version("OctoPrint 1.3.10")
+    assert parse_version(200, b'{"api": "0.1", "server": "1.1.0"}') == Version("OctoPrint 1.1.0")
+    assert isinstance(parse_version(404, b"Not Found"), Unknown)
+    assert isinstance(parse_version(200, b'{"api": "0.1"}'), Unknown)
+    machine = OctoPrintMachine()
+    machine.identified(Version("OctoPrint 1.3.10"))
+    assert machine.feed(None, None).firmware == "OctoPrint 1.3.10"
 
 
 def test_printer_documents() -> None:
@@ -334,6 +348,7 @@ def _cut(body: bytes, at: int) -> bytes:
 def test_parsers_never_raise(body: bytes, code: int) -> None:
     job_status = parse_job(code, body)
     printer_status = parse_printer(code, body)
+    assert isinstance(parse_version(code, body), Version | Unknown)
     assert isinstance(job_status, JobStatus | Unknown)
     assert isinstance(printer_status, PrinterStatus | Disconnected | Unknown)
     OctoPrintMachine().feed(

@@ -26,6 +26,7 @@ from firmware_bridge.prusalink.parse import (
     Status,
     StatusJob,
     Unknown,
+    Version,
     authorization,
     challenge_header,
     digest_response,
@@ -33,6 +34,7 @@ from firmware_bridge.prusalink.parse import (
     parse_challenge,
     parse_job,
     parse_status,
+    parse_version,
 )
 
 # spec/openapi.yaml: the StatusPrinter and StatusJob examples as one /api/v1/status answer.
@@ -123,6 +125,20 @@ def test_job_documents() -> None:
 # The examples' passwords (kept in names a secret scanner does not mistake for real ones).
 RFC2617_WORDS = "Circle Of Life"
 RFC7616_WORDS = "Circle of Life"
+
+
+def test_recent_firmware_names_its_version_older_firmware_does_not() -> None:
+    # A Prusa MINI on firmware 4.x (the guillaume-rico/prusaLink README's example answer):
+    older = parse_version(200, b'{"api": "2.0.0", "server": "2.1.2", "text": "PrusaLink MINI"}')
+    recent = parse_version(200, b'{"api": "2.0.0", "text": "PrusaLink", "firmware": "6.1.3+7898"}')
+    assert older == Version("") and recent == Version("6.1.3+7898")
+    assert isinstance(parse_version(404, b""), Unknown)
+    machine = PrusaLinkMachine()
+    idle = Status(PrinterStatus("IDLE"))
+    machine.identified(older)
+    assert machine.feed(idle).firmware == ""
+    machine.identified(recent)
+    assert machine.feed(idle).firmware == "Prusa firmware 6.1.3+7898"
 
 
 def test_rfc2617_worked_example() -> None:
@@ -323,6 +339,7 @@ json_values = st.recursive(
 def test_any_body_parses_without_raising(body: bytes, code: int) -> None:
     parse_status(body)
     parse_job(code, body)
+    parse_version(code, body)
 
 
 @settings(max_examples=300)

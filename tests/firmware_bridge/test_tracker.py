@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from firmware_bridge.model import ControllerView, Job, JobOutcome, MachineState,
 from firmware_bridge.tracker import (
     STALE_ALARM,
     AlarmChanged,
+    FirmwareIdentified,
     Instant,
     Interlock,
     InterlockChanged,
@@ -149,6 +151,19 @@ def test_a_new_job_id_ends_the_previous_job_as_interrupted() -> None:
     finished = [o for o in out if isinstance(o, JobFinished)]
     assert [(f.job.job_id, f.outcome) for f in finished] == [("job-1", JobOutcome.INTERRUPTED)]
     assert [o.job.job_id for o in out if isinstance(o, JobBegan)] == ["job-1", "job-2"]
+
+
+def test_the_latest_firmware_named_is_kept_through_an_unnamed_restart() -> None:
+    tracker = Tracker(Limits())
+    named = replace(IDLE, firmware="Marlin 2.1.2.1")
+    out = feed(tracker, [(0, IDLE), (1, named), (2, named), (3, PRINTING)])
+    assert [o for o in out if isinstance(o, FirmwareIdentified)] == [
+        FirmwareIdentified("Marlin 2.1.2.1")
+    ]
+    assert tracker.firmware == "Marlin 2.1.2.1"  # a view without a name changes nothing
+    tracker.on_offline(at(4))
+    updated = tracker.on_view(replace(IDLE, firmware="Marlin 2.1.3"), at(5))
+    assert FirmwareIdentified("Marlin 2.1.3") in updated and tracker.firmware == "Marlin 2.1.3"
 
 
 def test_energy_counts_only_rises_of_the_meter_counter() -> None:
