@@ -23,6 +23,7 @@ from hub.acl.sync import AccessListSync
 from hub.billing.settings import BillingSettings
 from hub.commands import CommandSender
 from hub.db import make_engine, migrate, session_factory
+from hub.devices.watch import DeviceWatch
 from hub.errors import StoreUnavailable
 from hub.ingest.consumer import Ingest
 from hub.ingest.metrics import Metrics
@@ -205,6 +206,11 @@ class Hub:
             poll_s=settings.acl_poll_s,
             metrics=self.metrics,
         )
+        self.devices: DeviceWatch | None = None
+        if settings.devices.watch:
+            self.devices = DeviceWatch(
+                login, self.sessions, site=settings.site_id, metrics=self.metrics
+            )
         self._web: WebServer | None = None
 
     def start(self) -> Hub:
@@ -213,6 +219,8 @@ class Hub:
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"cannot migrate {self.settings.database}: {exc}") from exc
         self.acl.start()
+        if self.devices is not None:
+            self.devices.start()
         self.telemetry.start()
         self.maintenance.start()
         self.ingest.start()
@@ -227,6 +235,9 @@ class Hub:
             )
             # The console's maintainers lock and unlock machines through the monitor.
             app.state.maintenance_monitor = self.maintenance.monitor
+            # Its device page and live board read the devices' statuses and samples.
+            app.state.device_watch = self.devices
+            app.state.device_settings = self.settings.devices
             self._web = WebServer(app, self.settings.api, self.settings.log_level).start()
         log.info("hub started (database %s)", self.engine.url.render_as_string())
         return self
@@ -238,6 +249,8 @@ class Hub:
         self.ingest.stop()
         self.maintenance.stop()
         self.telemetry.stop()
+        if self.devices is not None:
+            self.devices.stop()
         self.acl.stop()
         self.engine.dispose()
         log.info("hub stopped")

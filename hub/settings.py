@@ -22,6 +22,7 @@ from pydantic_settings import (
 from contracts.topics import DEFAULT_PREFIX
 from hub.billing.settings import BillingSettings
 from hub.devices import HUB_USERNAME, hub_password
+from hub.devices.settings import DeviceWatchSettings
 from hub.errors import Invalid, NotFound
 from hub.ingest.consumer import IngestSettings
 from hub.maintenance.settings import MaintenanceSettings
@@ -80,6 +81,7 @@ class HubSettings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     notify: NotifySettings = NotifySettings()
+    devices: DeviceWatchSettings = DeviceWatchSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -54,7 +55,11 @@ from hub.db import writing
 from hub.errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
+# More for a caller to write in the transaction that stores the outcome (the console's audit
+# entry), so both are committed together or not at all.
+Also = Callable[[Session, T], object]
 PLACEHOLDER_NUMBER = "DRAFT"
 
 
@@ -144,11 +149,12 @@ def draft_month(
     now: datetime,
     dry_run: bool = False,
     progress: Progress = no_progress,
+    also: Also[RunResult] | None = None,
 ) -> RunResult:
     """Compute the month; unless `dry_run`, store its drafts in place of the previous ones.
 
     Buyers with only free use are stored too (so issuing settles their sessions) but get no
-    invoice when zero invoices are skipped.
+    invoice when zero invoices are skipped. `also` runs in the transaction storing the drafts.
     """
     with sessions() as session:
         version = inputs_version(session)
@@ -163,6 +169,8 @@ def draft_month(
         session.flush()
         for draft in result.drafts + result.skipped_zero:
             session.add(_draft_row(draft, month, now, version))
+        if also is not None:
+            also(session, result)
     return result
 
 
@@ -230,8 +238,10 @@ def issue_month(
     today: date,
     now: datetime,
     progress: Progress = no_progress,
+    also: Also[list[str]] | None = None,
 ) -> list[str]:
     """Issue the month's stored drafts, as reviewed, in one transaction; returns the numbers.
+    `also` runs in that transaction with the numbers (none when another issuer was first).
 
     All or nothing: an accountant finds a month either issued or still in drafts. Issuing
     refuses drafts made before a change of tariffs, packs, credit or session reasons (run the
@@ -245,6 +255,8 @@ def issue_month(
             rows = _drafts(session, month)
             if not rows:
                 if _issued_month(session, month):
+                    if also is not None:
+                        also(session, numbers)
                     return numbers  # another issuer did it: nothing left to do
                 raise NotFound(
                     f"no drafts for {month}: run the month first (`billing run --month {month}`)"
@@ -265,6 +277,8 @@ def issue_month(
                 )
             _still_available(session, drafts)
             numbers = _issue_all(session, rows, drafts, settings, today=today, now=now)
+            if also is not None:
+                also(session, numbers)
             progress(len(rows), len(rows))
     except IntegrityError as exc:
         raise Conflict(
@@ -445,8 +459,10 @@ def issue_credit_note(
     now: datetime,
     line_ids: list[str] | None = None,
     note: str | None = None,
+    also: Also[str] | None = None,
 ) -> str:
-    """Credit the invoice `number` (every line, or `line_ids`); returns the credit note's number."""
+    """Credit the invoice `number` (every line, or `line_ids`); returns the credit note's number.
+    `also` runs in the issuing transaction with that number."""
     with writing(sessions) as session:
         invoice_row = issued_document(session, number)
         if invoice_row.kind is not DocumentKind.INVOICE:
@@ -478,6 +494,8 @@ def issue_credit_note(
         sealer = _Sealer(session, series=settings.credit_note_series, today=today, count=1)
         issued = sealer.seal(row, document, settings, now)
         assert issued.number is not None  # sealed documents are numbered
+        if also is not None:
+            also(session, issued.number)
         return issued.number
 
 

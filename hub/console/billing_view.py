@@ -22,6 +22,7 @@ from hub.billing.inputs import months_before
 from hub.billing.models import BillingDocument, DocumentStatus
 from hub.billing.numbering import inputs_version
 from hub.billing.settings import BillingSettings
+from hub.console.numbers import NBSP, number
 
 # How far back the run form offers months: a year, and the months already billed.
 CHOICE_MONTHS = 12
@@ -219,7 +220,8 @@ def _document_row(row: BillingDocument) -> DocumentRow:
 UNITS = {"HUR": "h", "MIN": "min", "SEC": "s", "KWH": "kWh", "C62": "×"}
 
 
-def quantity_text(line: Line) -> str:
-    """`1.5000 HUR` -> `1,5 h`: what a line counts, as the PDF writes it."""
-    number = format(line.quantity.normalize(), "f").replace(".", ",")
-    return f"{number}\u00a0{UNITS.get(line.unit, line.unit)}"
+def quantity_text(line: Line, lang: str) -> str:
+    """`1.5000 HUR` -> `1,5 h` in French, `1.5 h` in English: what a line counts."""
+    exponent = int(line.quantity.normalize().as_tuple().exponent)
+    figure = number(line.quantity, lang, places=max(0, -exponent))  # every digit it carries
+    return f"{figure}{NBSP}{UNITS.get(line.unit, line.unit)}"

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hub.console import me, text_billing, text_maintenance, text_registry
+from hub.console import (
+    me,
+    text_billing,
+    text_devices,
+    text_maintenance,
+    text_registry,
+    text_usage,
+)
 
 DEFAULT = "fr"
 LANGUAGES = ("fr", "en")
@@ -58,6 +65,14 @@ FR: dict[str, str] = {
     "live.alerts": "Alertes de maintenance ouvertes : {count}",
     "live.machine_alerts": "{count} alerte(s)",
     "live.empty": "Aucune machine n'est enregistrée.",
+    "live.progress": "Avancement de {name}",
+    "live.percent": "{value} %",
+    "live.controller": "Contrôleur",
+    "machine_state.offline": "Hors ligne",
+    "machine_state.idle": "À l'arrêt",
+    "machine_state.running": "En marche",
+    "machine_state.paused": "En pause",
+    "machine_state.alarm": "Alarme",
     "live.refresh": "Mis à jour à {time} ; la page se rafraîchit toutes les 10 secondes.",
     "kind.cnc_mill": "Fraiseuse CNC",
     "kind.laser_cutter": "Découpe laser",
@@ -123,6 +138,14 @@ EN: dict[str, str] = {
     "live.alerts": "Open maintenance alerts: {count}",
     "live.machine_alerts": "{count} alert(s)",
     "live.empty": "No machine is registered.",
+    "live.progress": "Progress of {name}",
+    "live.percent": "{value}%",
+    "live.controller": "Controller",
+    "machine_state.offline": "Offline",
+    "machine_state.idle": "Idle",
+    "machine_state.running": "Running",
+    "machine_state.paused": "Paused",
+    "machine_state.alarm": "Alarm",
     "live.refresh": "Updated at {time}; the page refreshes every 10 seconds.",
     "kind.cnc_mill": "CNC mill",
     "kind.laser_cutter": "Laser cutter",
@@ -150,7 +173,7 @@ EN: dict[str, str] = {
 
 # Each page keeps its words beside it: the self-service page in hub/console/me.py, the others
 # in hub/console/text_<section>.py.
-_PAGES = (me, text_registry, text_billing, text_maintenance)
+_PAGES = (me, text_registry, text_billing, text_maintenance, text_usage, text_devices)
 MESSAGES: dict[str, dict[str, str]] = {
     "fr": FR | {k: v for page in _PAGES for k, v in page.FR.items()},
     "en": EN | {k: v for page in _PAGES for k, v in page.EN.items()},

@@ -11,10 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contracts.models import EventType
+from hub.devices.settings import DeviceWatchSettings
+from hub.devices.watch import DeviceWatch, Latest
 from hub.ledger.models import EventRecord, MachineSession
 from hub.maintenance.models import MachineLock, MaintenanceAlert, MaintenancePlan
 from hub.registry.models import Machine, Member, Site
@@ -36,6 +39,14 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What the machine's controller said in its newest sample, still fresh."""
+
+    state: str | None
+    progress_pct: float | None
+
+
+@dataclass(frozen=True)
 class MachineCard:
     machine_id: str
     name: str
@@ -48,6 +59,7 @@ class MachineCard:
     lock_reason: str
     last_event_at: datetime | None
     open_alerts: int
+    reading: Reading | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +74,28 @@ class _Lock:
     reason: str
 
 
-def live_board(session: Session) -> Board:
-    """Every machine of the registry, by site and name, with what is happening on it."""
+@dataclass(frozen=True)
+class Samples:
+    """The devices' newest samples (the hub's device watch), and how old one may be to count."""
+
+    latest: Latest
+    now: datetime
+    fresh_s: float
+
+    def reading(self, machine: Machine) -> Reading | None:
+        heard = self.latest(machine.site_id, machine.device_id) if machine.device_id else None
+        if heard is None or heard.sample.machine_id != machine.id:
+            return None
+        if (self.now - heard.received_at).total_seconds() > self.fresh_s:
+            return None
+        progress = heard.sample.metrics.get("progress_pct")
+        state = heard.sample.state
+        return Reading(state=None if state is None else state.value, progress_pct=progress)
+
+
+def live_board(session: Session, samples: Samples | None = None) -> Board:
+    """Every machine of the registry, by site and name, with what is happening on it; with
+    `samples`, what its controller reports (state, job progress)."""
     rows = session.execute(
         select(Machine, Site).join(Site, Site.id == Machine.site_id).order_by(Site.id, Machine.name)
     ).all()
@@ -85,6 +117,7 @@ def live_board(session: Session) -> Board:
             lock_reason=locks.get(machine.id, _Lock(False, "")).reason,
             last_event_at=last.get(machine.id),
             open_alerts=alerts.get(machine.id, 0),
+            reading=None if samples is None else samples.reading(machine),
         )
         for machine, site in rows
     ]
@@ -191,3 +224,14 @@ def _open_alerts(session: Session) -> dict[str, int]:
         .group_by(MaintenancePlan.machine_id)
     ).all()
     return {machine_id: count for machine_id, count in rows}
+
+
+def samples_of(request: Request, now: datetime) -> Samples | None:
+    """The running hub's device watch, when it has one (a bare API app has none)."""
+    watch: DeviceWatch | None = getattr(request.app.state, "device_watch", None)
+    settings: DeviceWatchSettings = getattr(
+        request.app.state, "device_settings", DeviceWatchSettings()
+    )
+    if watch is None:
+        return None
+    return Samples(latest=watch.latest, now=now, fresh_s=settings.sample_fresh_s)

@@ -9,7 +9,6 @@ Manual locks go through the running hub's `MaintenanceMonitor`, which sends the 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -21,13 +20,12 @@ from fastapi.responses import Response
 from contracts.models import AlertCounter
 from hub.api.deps import Now, SessionDep
 from hub.api.models import UserRole
-from hub.console import audit, i18n
+from hub.console import forms, i18n
 from hub.console.auth import Visitor, checked_form, page_for
+from hub.console.forms import Refused
 from hub.console.maintenance_view import (
     MAX_REASON,
     PlanForm,
-    Refused,
-    figure,
     local_input,
     machines,
     moment,
@@ -35,18 +33,18 @@ from hub.console.maintenance_view import (
     plan_form,
     text,
 )
-from hub.console.web import language, render, see_other
+from hub.console.web import language, render
 from hub.errors import Conflict, Invalid, NotFound
 from hub.maintenance import service
 from hub.maintenance.monitor import MaintenanceMonitor
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 HOME = "/console/maintenance"
 # The confirmations a redirect may ask the page to show (`?done=`); anything else shows none.
 DONE = frozenset({"acknowledged", "defaults", "plan_added", "logged", "locked", "unlocked"})
 FormText = Annotated[str, Form()]
 MaintenancePage = Annotated[Visitor, page_for(UserRole.MANAGER, UserRole.MAINTAINER)]
+SECTION = forms.Section(name="maintenance", prefix="maint.error")
 
 
 def _signed(visitor: MaintenancePage, csrf: FormText = "") -> Visitor:
@@ -83,23 +81,46 @@ def _overview(
     *,
     done: str = "",
     count: int = 0,
-    error: str = "",
+    problem: forms.Problem | None = None,
     form: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     return render(
         request,
         "maintenance_overview.html",
         visitor=visitor,
-        status_code=status_code,
+        status_code=problem.status if problem else 200,
         view=overview(db, now=now),
         can_lock=_monitor(request) is not None,
         done=done if done in DONE else "",
         count=count,
-        error=error,
+        error=problem.message if problem else "",
+        error_detail=problem.detail if problem else "",
         form=form or {},
-        figure=figure,
         counters=list(AlertCounter),
+    )
+
+
+def _act(  # noqa: PLR0917  (the form, its page and what follows)
+    sent: forms.Sent,
+    form: str,
+    change: Callable[[], forms.Done],
+    fields: dict[str, str] | None = None,
+    wake: bool = False,
+    refused: Callable[[forms.Problem], Response] | None = None,
+) -> Response:
+    """A maintenance form; refused, the overview comes back with what was typed."""
+    request, db, now, visitor = sent.request, sent.db, sent.now, sent.visitor
+
+    def overview_again(problem: forms.Problem) -> Response:
+        return _overview(request, db, now, visitor, problem=problem, form=fields)
+
+    return forms.act(
+        sent,
+        section=SECTION,
+        form=form,
+        change=change,
+        refused=refused or overview_again,
+        wake=request.app.state.maintenance_changed if wake else None,
     )
 
 
@@ -107,18 +128,15 @@ def _overview(
 def acknowledge(
     alert_id: UUID, request: Request, db: SessionDep, now: Now, visitor: MaintenanceForm
 ) -> Response:
-    try:
-        alert = service.acknowledge_alert(
-            db, alert_id=alert_id, by=visitor.principal.username, now=now
-        )
-    except NotFound:
-        problem = Refused("maint.error.alert", 404)
-        error = _refused(request, db, problem, "acknowledge")
-        return _overview(request, db, now, visitor, error=error, status_code=problem.status)
-    plan = service.plan(db, alert.plan_id)
-    _audit(db, visitor, "acknowledge", target=f"{plan.machine_id}: {plan.name}", now=now)
-    db.commit()
-    return see_other(f"{HOME}?done=acknowledged")
+    def change() -> forms.Done:
+        by = visitor.principal.username
+        with forms.saying({NotFound: "maint.error.alert"}):
+            alert = service.acknowledge_alert(db, alert_id=alert_id, by=by, now=now)
+        plan = service.plan(db, alert.plan_id)
+        trace = _trace("acknowledge", f"{plan.machine_id}: {plan.name}")
+        return forms.Done(f"{HOME}?done=acknowledged", trace)
+
+    return _act(forms.Sent(request, db, visitor, now), "acknowledge", change)
 
 
 @router.post("/maintenance/plans")
@@ -134,9 +152,10 @@ def add_plan(  # noqa: PLR0917  (a form's fields and the services it needs)
     limit: FormText = "",
     lock_at_limit: FormText = "",
 ) -> Response:
-    form = {"machine_id": machine_id, "name": name, "counter": counter, "warning": warning}
-    form |= {"limit": limit, "lock_at_limit": lock_at_limit or "", "sent": "1"}
-    try:
+    typed = {"machine_id": machine_id, "name": name, "counter": counter, "warning": warning}
+    typed |= {"limit": limit, "lock_at_limit": lock_at_limit or "", "sent": "1"}
+
+    def change() -> forms.Done:
         fields = plan_form(
             machine_id=machine_id,
             name=name,
@@ -146,19 +165,20 @@ def add_plan(  # noqa: PLR0917  (a form's fields and the services it needs)
             lock_at_limit=bool(lock_at_limit),
         )
         created = _create_plan(db, fields, now=now)
-    except Refused as problem:
-        error = _refused(request, db, problem, "plan")
-        return _overview(
-            request, db, now, visitor, error=error, form=form, status_code=problem.status
-        )
-    _audit(db, visitor, "plan_add", target=f"{fields.machine_id}: {fields.name}", now=now)
-    db.commit()
-    request.app.state.maintenance_changed()
-    return see_other(f"{HOME}/plans/{created}?done=plan_added")
+        trace = _trace("plan_add", f"{fields.machine_id}: {fields.name}")
+        return forms.Done(f"{HOME}/plans/{created}?done=plan_added", trace)
+
+    sent = forms.Sent(request, db, visitor, now)
+    return _act(sent, "plan", change, typed, wake=True)
 
 
 def _create_plan(db: SessionDep, fields: PlanForm, *, now: datetime) -> int:
-    try:
+    words = {
+        NotFound: "maint.error.machine",
+        Conflict: "maint.error.duplicate",
+        Invalid: "maint.error.thresholds",
+    }
+    with forms.saying(words, name=fields.name):
         row = service.create_plan(
             db,
             machine_id=fields.machine_id,
@@ -169,12 +189,6 @@ def _create_plan(db: SessionDep, fields: PlanForm, *, now: datetime) -> int:
             lock_at_limit=fields.lock_at_limit,
             now=now,
         )
-    except NotFound:
-        raise Refused("maint.error.machine", 404) from None
-    except Conflict:
-        raise Refused("maint.error.duplicate", 409, name=fields.name) from None
-    except Invalid:
-        raise Refused("maint.error.thresholds") from None
     return row.id
 
 
@@ -182,17 +196,13 @@ def _create_plan(db: SessionDep, fields: PlanForm, *, now: datetime) -> int:
 def apply_defaults(
     machine_id: str, request: Request, db: SessionDep, now: Now, visitor: MaintenanceForm
 ) -> Response:
-    try:
-        added = service.apply_defaults(db, machine_id=machine_id, now=now)
-    except NotFound:
-        problem = Refused("maint.error.machine", 404)
-        error = _refused(request, db, problem, "defaults")
-        return _overview(request, db, now, visitor, error=error, status_code=problem.status)
-    names = ", ".join(p.name for p in added)
-    _audit(db, visitor, "defaults", target=machine_id, detail=names, now=now)
-    db.commit()
-    request.app.state.maintenance_changed()
-    return see_other(f"{HOME}?done=defaults&count={len(added)}")
+    def change() -> forms.Done:
+        with forms.saying({NotFound: "maint.error.machine"}):
+            added = service.apply_defaults(db, machine_id=machine_id, now=now)
+        trace = _trace("defaults", machine_id, ", ".join(p.name for p in added))
+        return forms.Done(f"{HOME}?done=defaults&count={len(added)}", trace)
+
+    return _act(forms.Sent(request, db, visitor, now), "defaults", change, wake=True)
 
 
 # ------------------------------------------------------------ manual locks
@@ -225,43 +235,42 @@ def lock(  # noqa: PLR0917  (a form's field and the services it needs)
     visitor: MaintenanceForm,
     reason: FormText = "",
 ) -> Response:
-    username = visitor.principal.username
-    try:
+    sent = forms.Sent(request, db, visitor, now)
+
+    def change() -> forms.Done:
         why = text(reason, required="maint.error.reason", max_length=MAX_REASON)
         monitor = _lock_target(request, db, machine_id)
-        _by_hand(lambda: monitor.lock_manually(machine_id, by=username, reason=why))
-    except Refused as problem:
-        error = _refused(request, db, problem, "lock")
-        form = {"machine_id": machine_id, "reason": reason}
-        return _overview(
-            request, db, now, visitor, error=error, form=form, status_code=problem.status
-        )
-    _audit(db, visitor, "lock", target=machine_id, detail=why, now=now)
-    db.commit()
-    return see_other(f"{HOME}?done=locked")
+        trace = _trace("lock", machine_id, why)
+        with forms.saying({NotFound: "maint.error.machine"}):  # removed since the check
+            monitor.lock_manually(
+                machine_id,
+                by=visitor.principal.username,
+                reason=why,
+                also=lambda session: sent.record(session, trace),
+            )
+        return forms.Done(f"{HOME}?done=locked")  # traced in the lock's own transaction
+
+    return _act(sent, "lock", change, {"machine_id": machine_id, "reason": reason})
 
 
 @router.post("/maintenance/machines/{machine_id}/unlock")
 def unlock(
     machine_id: str, request: Request, db: SessionDep, now: Now, visitor: MaintenanceForm
 ) -> Response:
-    username = visitor.principal.username
-    try:
+    sent = forms.Sent(request, db, visitor, now)
+
+    def change() -> forms.Done:
         monitor = _lock_target(request, db, machine_id)
-        _by_hand(lambda: monitor.unlock_manually(machine_id, by=username))
-    except Refused as problem:
-        error = _refused(request, db, problem, "unlock")
-        return _overview(request, db, now, visitor, error=error, status_code=problem.status)
-    _audit(db, visitor, "unlock", target=machine_id, now=now)
-    db.commit()
-    return see_other(f"{HOME}?done=unlocked")
+        trace = _trace("unlock", machine_id)
+        with forms.saying({NotFound: "maint.error.machine"}):  # removed since the check
+            monitor.unlock_manually(
+                machine_id,
+                by=visitor.principal.username,
+                also=lambda session: sent.record(session, trace),
+            )
+        return forms.Done(f"{HOME}?done=unlocked")  # traced in the unlock's own transaction
 
-
-def _by_hand(change: Callable[[], None]) -> None:
-    try:
-        change()
-    except NotFound:  # removed from the registry since the check
-        raise Refused("maint.error.machine", 404) from None
+    return _act(sent, "unlock", change)
 
 
 # ------------------------------------------------------------ one plan
@@ -288,9 +297,8 @@ def _plan_page(
     plan_id: int,
     *,
     done: str = "",
-    error: str = "",
+    problem: forms.Problem | None = None,
     form: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     try:
         [status] = service.plan_status(db, plan_id=plan_id, now=now)
@@ -303,28 +311,20 @@ def _plan_page(
         request,
         "maintenance_plan.html",
         visitor=visitor,
-        status_code=status_code,
+        status_code=problem.status if problem else 200,
         status=status,
         machine=machine,
         history=history,
         done=done if done in DONE else "",
-        error=error,
+        error=problem.message if problem else "",
+        error_detail=problem.detail if problem else "",
         form=form,
         at=form.get("at") or local_input(now, machine.timezone),
-        figure=figure,
     )
 
 
 def _plan_not_found(request: Request, visitor: Visitor) -> Response:
-    t = i18n.translator(language(request))
-    return render(
-        request,
-        "note.html",
-        visitor=visitor,
-        status_code=404,
-        title_id="maint.title",
-        message=t("maint.not_found"),
-    )
+    return forms.missing(request, visitor, title_id="maint.title", message_id="maint.not_found")
 
 
 @router.post("/maintenance/plans/{plan_id}/interventions")
@@ -343,70 +343,35 @@ def log_intervention(  # noqa: PLR0917  (a form's fields and the services it nee
     except NotFound:
         return _plan_not_found(request, visitor)
     machine = machines(db)[plan.machine_id]
-    try:
+    typed = {"what": what, "parts": parts, "at": at}
+
+    def change() -> forms.Done:
         work = text(what, required="maint.error.what")
         used = text(parts)
         when = moment(at, timezone=machine.timezone, now=now)
-        _record(db, plan_id, by=visitor.principal.username, what=work, parts=used, at=when, now=now)
-    except Refused as problem:
-        if problem.message_id == "maint.error.window":
-            start = i18n.when(plan.cycle_started_at, language(request), machine.timezone)
-            problem.values["start"] = start
-        error = _refused(request, db, problem, "intervention")
-        form = {"what": what, "parts": parts, "at": at}
-        return _plan_page(
-            request, db, now, visitor, plan_id, error=error, form=form, status_code=problem.status
-        )
-    _audit(
-        db, visitor, "intervention", target=f"{plan.machine_id}: {plan.name}", detail=work, now=now
-    )
-    db.commit()
-    request.app.state.maintenance_changed()
-    return see_other(f"{HOME}/plans/{plan_id}?done=logged")
+        # The text is checked already: what the service refuses is a time outside the cycle.
+        start = i18n.when(plan.cycle_started_at, language(request), machine.timezone)
+        with forms.saying({Invalid: "maint.error.window"}, start=start):
+            service.record_intervention(
+                db,
+                plan_id=plan_id,
+                by=visitor.principal.username,
+                what=work,
+                parts=used,
+                at=when,
+                now=now,
+            )
+        trace = _trace("intervention", f"{plan.machine_id}: {plan.name}", work)
+        return forms.Done(f"{HOME}/plans/{plan_id}?done=logged", trace)
+
+    def plan_again(problem: forms.Problem) -> Response:
+        return _plan_page(request, db, now, visitor, plan_id, problem=problem, form=typed)
+
+    sent = forms.Sent(request, db, visitor, now)
+    return _act(sent, "intervention", change, wake=True, refused=plan_again)
 
 
-def _record(
-    db: SessionDep, plan_id: int, *, by: str, what: str, parts: str, at: datetime, now: datetime
-) -> None:
-    try:
-        service.record_intervention(
-            db, plan_id=plan_id, by=by, what=what, parts=parts, at=at, now=now
-        )
-    except Invalid:  # the text is checked already: the time is outside the current cycle
-        raise Refused("maint.error.window") from None
-
-
-# ------------------------------------------------------------ shared
-
-
-def _refused(request: Request, db: SessionDep, problem: Refused, form: str) -> str:
-    """Undo whatever the form began, count and log the refusal, and say why in words."""
-    db.rollback()
-    metrics = request.app.state.metrics
-    metrics.describe("console_maintenance_refused", "Maintenance console forms refused, by form")
-    metrics.inc("console_maintenance_refused", form=form)
-    log.info("maintenance form %r refused: %s %s", form, problem.message_id, problem.values)
-    t = i18n.translator(language(request))
-    return t(problem.message_id, **problem.values)
-
-
-def _audit(
-    db: SessionDep,
-    visitor: Visitor,
-    action: str,
-    *,
-    target: str,
-    detail: str = "",
-    now: datetime,
-) -> None:
-    """Managers' actions are traced, in the same transaction as the change."""
-    if audit.is_audited(visitor.role):
-        audit.record(
-            db,
-            username=visitor.principal.username,
-            role=visitor.role,
-            action=f"maintenance.{action}",
-            target=target,
-            detail=detail,
-            at=now,
-        )
+def _trace(action: str, target: str, detail: str = "") -> forms.Trace:
+    """What the audit log keeps of a manager's maintenance action (maintainers act on their own
+    work, untraced)."""
+    return forms.Trace(f"maintenance.{action}", target, detail)

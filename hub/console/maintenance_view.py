@@ -1,8 +1,8 @@
 """What the maintenance pages show and accept: plans with the due ones first, open alerts,
 machines with their locks, and the forms' fields read into typed values.
 
-A field the page cannot use raises `Refused` with the message id to show and the HTTP status, so
-the page says what is wrong in the visitor's language and changes nothing.
+A field the page cannot use raises `forms.Refused` with the message id to show and the HTTP
+status, so the page says what is wrong in the visitor's language and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contracts.models import AlertCounter
-from hub.errors import HubError
+from hub.console.forms import Refused
 from hub.maintenance import service
 from hub.maintenance.counters import PlanStatus
 from hub.maintenance.models import MachineLock, MaintenanceAlert, MaintenancePlan
@@ -30,16 +30,6 @@ MAX_THRESHOLD = 1e9
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # the value of an <input type="datetime-local">
 _STATE_ORDER = {PlanState.LIMIT: 0, PlanState.WARNING: 1, PlanState.OK: 2}
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
-
-
-class Refused(HubError, ValueError):
-    """A form the page will not act on: `message_id` (with `values`) says why, in words."""
-
-    def __init__(self, message_id: str, status: int = 422, **values: object) -> None:
-        super().__init__(message_id)
-        self.message_id = message_id
-        self.status = status
-        self.values = values
 
 
 @dataclass(frozen=True)
@@ -165,11 +155,3 @@ def moment(value: str, *, timezone: str, now: datetime) -> datetime:
 
 def local_input(at: datetime, timezone: str) -> str:
     return at.astimezone(ZoneInfo(timezone)).strftime(LOCAL_INPUT)
-
-
-def figure(value: float | None, lang: str) -> str:
-    """`20.5` → `20,5` in French; whole numbers without decimals; one decimal at most."""
-    if value is None:
-        return ""
-    shown = f"{value:.1f}".removesuffix(".0")
-    return shown.replace(".", ",") if lang == "fr" else shown

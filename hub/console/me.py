@@ -22,13 +22,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.billing import inputs
-from hub.billing.document import ZERO, Address, DocumentKind, Party, money
+from hub.billing.document import ZERO, Address, DocumentKind, Party
 from hub.billing.invoicing import Buyer, Period, assemble
 from hub.billing.models import BillingDocument, DocumentStatus, InvoicedSession
 from hub.billing.pricing import Pricing, Usage, price_sessions
 from hub.billing.service import document_of
 from hub.billing.settings import BillingSettings
 from hub.billing.tariffs import TariffBook
+from hub.console import text_me
+from hub.console.numbers import NBSP
 from hub.errors import Invalid, NotFound
 from hub.ledger.models import MachineSession
 from hub.ledger.usage import ZONE_MARGIN
@@ -36,9 +38,9 @@ from hub.registry.models import DEFAULT_TIMEZONE, Machine, Member, Organisation,
 from hub.registry.numbers import member_ref
 
 log = logging.getLogger(__name__)
+# The page's words, which `hub.console.i18n` merges into its catalogues.
+FR, EN = text_me.FR, text_me.EN
 UTC = ZoneInfo("UTC")
-NNBSP = "\u202f"  # French thousands separator
-NBSP = "\u00a0"  # keeps the amount and its unit on one line
 DASH = "—"
 DOCUMENT_LINK = "/console/me/invoices/{number}.pdf"
 # fmt: off
@@ -50,91 +52,13 @@ MONTHS = {
 }
 # fmt: on
 
-# The page's words, by message id, for `hub.console.i18n` to merge into its catalogues.
-FR: dict[str, str] = {
-    "me.month": "Ce mois-ci : {month}",
-    "me.badge_time": "Temps badgé",
-    "me.busy_time": "Machine en marche",
-    "me.measured": "mesuré sur {count} session(s) sur {total}",
-    "me.cost": "Coût jusqu'ici",
-    "me.estimate": "estimation, hors TVA",
-    "me.no_use": "Aucune session terminée ce mois-ci.",
-    "me.invoiced": "Les sessions de ce mois sont déjà facturées : voir vos factures.",
-    "me.partly_invoiced": "{count} session(s) de ce mois déjà facturée(s), non comprises.",
-    "me.unpriced": "Le coût ne peut pas être calculé : la liste de prix est incomplète.",
-    "me.unpriced_on": "Le coût ne peut pas être calculé : aucun tarif pour {machines}.",
-    "me.tell_manager": "Signalez-le au gestionnaire.",
-    "me.sessions": "Mes sessions du mois",
-    "me.no_sessions": "Aucune session ce mois-ci.",
-    "me.machine": "Machine",
-    "me.start": "Début",
-    "me.end": "Fin",
-    "me.running": "en cours",
-    "me.documents": "Factures et notes de crédit",
-    "me.no_documents": "Aucune facture pour l'instant.",
-    "me.number": "Numéro",
-    "me.date": "Date",
-    "me.kind": "Document",
-    "me.total": "Total TVAC",
-    "me.kind.invoice": "Facture",
-    "me.kind.credit_note": "Note de crédit",
-    "me.pdf": "PDF de {number}",
-    "me.qualifications": "Mes qualifications",
-    "me.no_qualifications": "Aucune qualification.",
-    "me.role": "Rôle",
-    "me.expires": "Expire le",
-    "me.never": "sans échéance",
-    "me.expired": "expirée",
-    "me.role.user": "utilisation",
-    "me.role.maintainer": "maintenance",
-}
-EN: dict[str, str] = {
-    "me.month": "This month: {month}",
-    "me.badge_time": "Badge time",
-    "me.busy_time": "Machine running",
-    "me.measured": "measured on {count} of {total} session(s)",
-    "me.cost": "Cost so far",
-    "me.estimate": "estimate, before VAT",
-    "me.no_use": "No session ended this month.",
-    "me.invoiced": "This month's sessions are invoiced already: see your invoices.",
-    "me.partly_invoiced": "{count} session(s) of this month invoiced already, not included.",
-    "me.unpriced": "The cost cannot be worked out: the price list is incomplete.",
-    "me.unpriced_on": "The cost cannot be worked out: no tariff for {machines}.",
-    "me.tell_manager": "Please tell the manager.",
-    "me.sessions": "My sessions this month",
-    "me.no_sessions": "No session this month.",
-    "me.machine": "Machine",
-    "me.start": "Start",
-    "me.end": "End",
-    "me.running": "running",
-    "me.documents": "Invoices and credit notes",
-    "me.no_documents": "No invoice yet.",
-    "me.number": "Number",
-    "me.date": "Date",
-    "me.kind": "Document",
-    "me.total": "Total incl. VAT",
-    "me.kind.invoice": "Invoice",
-    "me.kind.credit_note": "Credit note",
-    "me.pdf": "PDF of {number}",
-    "me.qualifications": "My qualifications",
-    "me.no_qualifications": "No qualification.",
-    "me.role": "Role",
-    "me.expires": "Expires on",
-    "me.never": "no expiry",
-    "me.expired": "expired",
-    "me.role.user": "use",
-    "me.role.maintainer": "maintenance",
-}
+
+MOMENT_FORMATS = {"fr": "%d/%m %H:%M", "en": "%Y-%m-%d %H:%M"}
+DAY_FORMATS = {"fr": "%d/%m/%Y", "en": "%Y-%m-%d"}
 
 
 class Format:
-    """The French way the page writes amounts, durations and times."""
-
-    @staticmethod
-    def euros(amount: Decimal) -> str:
-        """`Decimal("1234.5")` -> `1 234,50 €` (narrow no-break space between thousands)."""
-        text = f"{abs(money(amount)):,.2f}".replace(",", NNBSP).replace(".", ",")
-        return f"{'-' if amount < 0 else ''}{text}{NBSP}€"
+    """How the page writes durations, times and months (amounts: `hub.console.numbers`)."""
 
     @staticmethod
     def duration(seconds: int | None) -> str:
@@ -145,8 +69,9 @@ class Format:
         return f"{minutes // 60}{NBSP}h{NBSP}{minutes % 60:02d}"
 
     @staticmethod
-    def moment(when: datetime | None) -> str:
-        return DASH if when is None else when.strftime("%d/%m %H:%M")
+    def moment(when: datetime | None, lang: str = "fr") -> str:
+        """A local time within the month: `06/12 10:28`, in English `2026-12-06 10:28`."""
+        return DASH if when is None else when.strftime(MOMENT_FORMATS.get(lang, "%d/%m %H:%M"))
 
     @staticmethod
     def month(month: str, lang: str = "fr") -> str:
@@ -155,8 +80,9 @@ class Format:
         return f"{MONTHS.get(lang, MONTHS['fr'])[int(number) - 1]} {year}"
 
     @staticmethod
-    def day(when: date | datetime | None) -> str:
-        return DASH if when is None else when.strftime("%d/%m/%Y")
+    def day(when: date | datetime | None, lang: str = "fr") -> str:
+        """`06/12/2026`, in English `2026-12-06` (unambiguous on either side of the Atlantic)."""
+        return DASH if when is None else when.strftime(DAY_FORMATS.get(lang, "%d/%m/%Y"))
 
 
 @dataclass(frozen=True)

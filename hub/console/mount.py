@@ -15,7 +15,16 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from hub.console import billing_pages, i18n, maintenance_pages, registry_pages
+from hub.console import (
+    badge_pages,
+    billing_files,
+    billing_pages,
+    devices_pages,
+    i18n,
+    maintenance_pages,
+    registry_pages,
+    usage_pages,
+)
 from hub.console.auth import HOME, CsrfRefused, LoginRequired, NotAllowed, Visitor, current_visitor
 from hub.console.router import router
 from hub.console.web import HERE, ConsoleState, language, render
@@ -31,7 +40,15 @@ def install(app: FastAPI, *, secure_cookies: bool = False) -> None:
     app.state.metrics.describe("console_logins", "Console logins, by outcome")
     app.state.metrics.describe("console_csrf_refused", "Console forms refused for their token")
     app.include_router(router)
-    for section in (registry_pages, billing_pages, maintenance_pages):
+    for section in (
+        registry_pages,
+        badge_pages,
+        billing_pages,
+        billing_files,
+        maintenance_pages,
+        usage_pages,
+        devices_pages,
+    ):
         app.include_router(section.router)
     app.mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_api_route("/", _to_console, include_in_schema=False)

@@ -1,67 +1,31 @@
-"""The console's registry pages: organisations, members, badges (enrolling the one just tapped)
-and qualifications.
+"""The console's registry pages for organisations and members (badges and qualifications are in
+`badge_pages`).
 
-Managers read and write; maintainers read the machines' qualifications. Every write goes through
-`hub.registry.service`, is audited in its transaction, and once committed tells the hub to
-republish the access lists, as the API's `RegistryWriter` does. Refused input re-renders the page
-with the reason and changes nothing.
+Managers read and write. Every write goes through `hub.registry.service`, is audited in its
+transaction, and once committed tells the hub to republish the access lists, as the API's
+`RegistryWriter` does. Refused input re-renders the page with the reason and changes nothing.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from hub.api.deps import Now, SessionDep
-from hub.api.errors import status_of
-from hub.api.models import UserRole
-from hub.console import audit, i18n
+from hub.console import forms
+from hub.console import registry_forms as fields
 from hub.console import registry_views as views
-from hub.console.auth import ManagerPage, SignedForm, Visitor, page_for
-from hub.console.web import language, render, see_other
+from hub.console.auth import ManagerPage, Visitor
+from hub.console.registry_forms import FormText, ManagerForm
 from hub.errors import Conflict, HubError, Invalid, NotFound
 from hub.registry import numbers, service
-from hub.registry.models import (
-    DEFAULT_TIMEZONE,
-    Machine,
-    Member,
-    Organisation,
-    OrganisationCategory,
-    QualifiedRole,
-    Site,
-)
+from hub.registry.models import Member, Organisation, OrganisationCategory
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-FormText = Annotated[str, Form()]
-Refused = (Invalid, Conflict, NotFound)
-MAX_NAME = 200
-# What a redirect after a write may announce (`?done=`); anything else shows nothing.
-DONE = frozenset(
-    {
-        "organisation_created",
-        "member_created",
-        "member_deactivated",
-        "member_reactivated",
-        "badge_enrolled",
-        "badge_deactivated",
-        "badge_reactivated",
-        "qualification_granted",
-        "qualification_revoked",
-    }
-)
-
-
-def _manager_form(visitor: ManagerPage, _signed: SignedForm) -> Visitor:
-    """A manager's form whose CSRF token matches their session."""
-    return visitor
-
-
-ManagerForm = Annotated[Visitor, Depends(_manager_form)]
-QualificationReader = Annotated[Visitor, page_for(UserRole.MANAGER, UserRole.MAINTAINER)]
+CATEGORIES = frozenset(c.value for c in OrganisationCategory)
 
 
 # --- organisations ---------------------------------------------------------------------------
@@ -74,14 +38,11 @@ def organisations_page(
     return _organisations(request, db, visitor, done=done)
 
 
-def _organisations(
-    request: Request, db: SessionDep, visitor: Visitor, *, status: int = 200, **extra: Any
-) -> Response:
-    return _page(
+def _organisations(request: Request, db: SessionDep, visitor: Visitor, **extra: Any) -> Response:
+    return fields.page(
         request,
         "registry_organisations.html",
         visitor,
-        status=status,
         organisations=views.organisations(db),
         categories=[c.value for c in OrganisationCategory],
         **extra,
@@ -101,30 +62,55 @@ def create_organisation(  # noqa: PLR0917  (a form's fields and what it needs)
 ) -> Response:
     form = {"name": name, "category": category, "enterprise_number": enterprise_number}
     form["vat_number"] = vat_number
-    try:
-        org = service.create_organisation(
+
+    def change() -> forms.Done:
+        org = _new_organisation(db, form)
+        path = fields.done(f"/console/organisations/{org.id}", "organisation_created")
+        return forms.Done(path, forms.Trace("organisation.create", org.name))
+
+    return fields.write(
+        forms.Sent(request, db, visitor, now),
+        form="organisation",
+        change=change,
+        refused=lambda problem: _organisations(request, db, visitor, problem=problem, form=form),
+    )
+
+
+def _new_organisation(db: SessionDep, form: dict[str, str]) -> Organisation:
+    """Each field checked on its own first, so the page can say which one is wrong."""
+    cleaned = fields.name(form["name"])
+    enterprise = form["enterprise_number"].strip() or None
+    vat = form["vat_number"].strip() or None
+    with forms.saying({Invalid: "registry.error.enterprise"}, value=enterprise):
+        if enterprise:
+            numbers.enterprise_number(enterprise)
+    with forms.saying({Invalid: "registry.error.vat"}, value=vat):
+        if vat:
+            numbers.vat_number(vat)
+    if form["category"] not in CATEGORIES:
+        raise forms.Refused("registry.error.category")
+    words: dict[type[HubError], str] = {Conflict: "registry.error.enterprise_taken"}
+    if enterprise and vat:  # both well formed: what is left to refuse is their mismatch
+        words[Invalid] = "registry.error.vat_mismatch"
+    with forms.saying(words):
+        return service.create_organisation(
             db,
-            name=_name(name),
-            category=category,
-            enterprise_number=enterprise_number.strip() or None,
-            vat_number=vat_number.strip() or None,
+            name=cleaned,
+            category=form["category"],
+            enterprise_number=enterprise,
+            vat_number=vat,
         )
-        _done(request, db, visitor, now, action="organisation.create", target=org.name)
-    except Refused as exc:
-        db.rollback()
-        return _organisations(request, db, visitor, status=status_of(exc), error=exc, form=form)
-    return _redirect(f"/console/organisations/{org.id}", done="organisation_created")
 
 
 @router.get("/organisations/{organisation_id}")
 def organisation_page(
     request: Request, db: SessionDep, visitor: ManagerPage, organisation_id: str, done: str = ""
 ) -> Response:
-    org = db.get(Organisation, _path_id(organisation_id))
+    org = db.get(Organisation, fields.path_id(organisation_id))
     if org is None:
-        return _missing(request, visitor, "registry.organisation_missing")
+        return fields.missing(request, visitor, "registry.organisation_missing")
     rows = views.members(db, organisation_id=org.id)
-    return _page(
+    return fields.page(
         request, "registry_organisation.html", visitor, organisation=org, members=rows, done=done
     )
 
@@ -142,10 +128,11 @@ def members_page(  # noqa: PLR0917  (the filter's fields)
     done: str = "",
 ) -> Response:
     try:
-        chosen = _optional_id(organisation, "organisation")
-        state = _optional_flag(active)
-    except Refused as exc:
-        return _members(request, db, visitor, status=status_of(exc), error=exc)
+        chosen = fields.optional_organisation(organisation)
+        state = fields.optional_flag(active)
+    except forms.Refused as exc:
+        problem = forms.problem_of(request, exc, section=fields.SECTION, form="members_filter")
+        return _members(request, db, visitor, problem=problem)
     return _members(request, db, visitor, organisation_id=chosen, active=state, done=done)
 
 
@@ -156,14 +143,12 @@ def _members(
     *,
     organisation_id: int | None = None,
     active: bool | None = None,
-    status: int = 200,
     **extra: Any,
 ) -> Response:
-    return _page(
+    return fields.page(
         request,
         "registry_members.html",
         visitor,
-        status=status,
         members=views.members(db, organisation_id=organisation_id, active=active),
         organisations=views.organisations(db),
         chosen_organisation=organisation_id,
@@ -183,26 +168,37 @@ def create_member(  # noqa: PLR0917  (a form's fields and what it needs)
     organisation: FormText = "",
 ) -> Response:
     form = {"name": name, "email": email, "organisation": organisation}
-    try:
-        member = service.create_member(
-            db,
-            name=_name(name),
-            email=email.strip() or None,
-            organisation_id=_optional_id(organisation, "organisation"),
-        )
+
+    def change() -> forms.Done:
+        member = _new_member(db, form)
         target = f"{numbers.member_ref(member.id)} {member.name}"
-        _done(request, db, visitor, now, action="member.create", target=target)
-    except Refused as exc:
-        db.rollback()
-        return _members(request, db, visitor, status=status_of(exc), error=exc, form=form)
-    return _redirect(f"/console/members/{member.id}", done="member_created")
+        path = fields.done(f"/console/members/{member.id}", "member_created")
+        return forms.Done(path, forms.Trace("member.create", target))
+
+    return fields.write(
+        forms.Sent(request, db, visitor, now),
+        form="member",
+        change=change,
+        refused=lambda problem: _members(request, db, visitor, problem=problem, form=form),
+    )
+
+
+def _new_member(db: SessionDep, form: dict[str, str]) -> Member:
+    cleaned = fields.name(form["name"])
+    organisation_id = fields.optional_organisation(form["organisation"])
+    email = form["email"].strip() or None
+    with forms.saying({Invalid: "registry.error.email"}, value=email):
+        mail = numbers.email(email) if email else None
+    words = {NotFound: "registry.error.no_organisation", Conflict: "registry.error.email_taken"}
+    with forms.saying(words, value=mail):
+        return service.create_member(db, name=cleaned, email=mail, organisation_id=organisation_id)
 
 
 @router.get("/members/{member_id}")
 def member_page(  # noqa: PLR0917  (the address, the query and what the page needs)
     request: Request, db: SessionDep, now: Now, visitor: ManagerPage, member_id: str, done: str = ""
 ) -> Response:
-    return _member(request, db, now, visitor, _path_id(member_id), done=done)
+    return _member(request, db, now, visitor, fields.path_id(member_id), done=done)
 
 
 def _member(
@@ -211,18 +207,15 @@ def _member(
     now: datetime,
     visitor: Visitor,
     member_id: int,
-    *,
-    status: int = 200,
     **extra: Any,
 ) -> Response:
     member = db.get(Member, member_id)
     if member is None:
-        return _missing(request, visitor, "registry.member_missing")
-    return _page(
+        return fields.missing(request, visitor, "registry.member_missing")
+    return fields.page(
         request,
         "registry_member.html",
         visitor,
-        status=status,
         member=views.member_row(db, member),
         badges=views.badges(db, member_id=member.id),
         qualifications=views.qualifications(db, now=now, member_id=member.id),
@@ -239,316 +232,20 @@ def set_member_active(  # noqa: PLR0917  (a form's fields and what it needs)
     member_id: str,
     active: FormText = "",
 ) -> Response:
-    ident = _path_id(member_id)
-    try:
-        on = _flag(active)
-        member = service.set_member_active(db, member_id=ident, active=on)
+    ident = fields.path_id(member_id)
+
+    def change() -> forms.Done:
+        on = fields.flag(active)
+        with forms.saying({NotFound: "registry.error.no_member"}):
+            member = service.set_member_active(db, member_id=ident, active=on)
         target = f"{numbers.member_ref(member.id)} {member.name}"
-        action = "member.reactivate" if on else "member.deactivate"
-        _done(request, db, visitor, now, action=action, target=target)
-    except Refused as exc:
-        db.rollback()
-        return _member(request, db, now, visitor, ident, status=status_of(exc), error=exc)
-    done = "member_reactivated" if on else "member_deactivated"
-    return _redirect(f"/console/members/{ident}", done=done)
+        trace = forms.Trace("member.reactivate" if on else "member.deactivate", target)
+        word = "member_reactivated" if on else "member_deactivated"
+        return forms.Done(fields.done(f"/console/members/{ident}", word), trace)
 
-
-# --- badges ----------------------------------------------------------------------------------
-
-
-@router.get("/badges")
-def badges_page(request: Request, db: SessionDep, visitor: ManagerPage, done: str = "") -> Response:
-    return _badges(request, db, visitor, done=done)
-
-
-def _badges(
-    request: Request, db: SessionDep, visitor: Visitor, *, status: int = 200, **extra: Any
-) -> Response:
-    return _page(
-        request,
-        "registry_badges.html",
-        visitor,
-        status=status,
-        sightings=views.sightings(db),
-        badges=views.badges(db),
-        member_options=_member_options(db),
-        **extra,
+    return fields.write(
+        forms.Sent(request, db, visitor, now),
+        form="member_active",
+        change=change,
+        refused=lambda problem: _member(request, db, now, visitor, ident, problem=problem),
     )
-
-
-@router.post("/badges")
-def enrol_badge(  # noqa: PLR0917  (a form's fields and what it needs)
-    request: Request,
-    db: SessionDep,
-    now: Now,
-    visitor: ManagerForm,
-    uid: FormText = "",
-    member: FormText = "",
-) -> Response:
-    """Give a badge to a member: one just tapped at a reader (its sighting row), or one typed in."""
-    form = {"uid": uid, "member": member}
-    try:
-        badge = service.enrol_badge(db, uid=uid, member_id=_id(member, "member"), now=now)
-        detail = numbers.member_ref(badge.member_id)
-        _done(request, db, visitor, now, action="badge.enrol", target=badge.uid, detail=detail)
-    except Refused as exc:
-        db.rollback()
-        return _badges(request, db, visitor, status=status_of(exc), error=exc, form=form)
-    return _redirect("/console/badges", done="badge_enrolled")
-
-
-@router.post("/badges/{uid}/active")
-def set_badge_active(  # noqa: PLR0917  (a form's fields and what it needs)
-    request: Request,
-    db: SessionDep,
-    now: Now,
-    visitor: ManagerForm,
-    uid: str,
-    active: FormText = "",
-) -> Response:
-    try:
-        on = _flag(active)
-        badge = service.set_badge_active(db, uid=uid, active=on)
-        action = "badge.reactivate" if on else "badge.deactivate"
-        detail = numbers.member_ref(badge.member_id)
-        _done(request, db, visitor, now, action=action, target=badge.uid, detail=detail)
-    except Refused as exc:
-        db.rollback()
-        return _badges(request, db, visitor, status=status_of(exc), error=exc)
-    return _redirect("/console/badges", done="badge_reactivated" if on else "badge_deactivated")
-
-
-# --- qualifications --------------------------------------------------------------------------
-
-
-@router.get("/qualifications")
-def qualifications_page(
-    request: Request, db: SessionDep, now: Now, visitor: QualificationReader, done: str = ""
-) -> Response:
-    return _qualifications(request, db, now, visitor, done=done)
-
-
-def _qualifications(
-    request: Request,
-    db: SessionDep,
-    now: datetime,
-    visitor: Visitor,
-    *,
-    status: int = 200,
-    **extra: Any,
-) -> Response:
-    machines = views.machines(db)
-    rows = views.qualifications(db, now=now)
-    manager = visitor.role is UserRole.MANAGER
-    return _page(
-        request,
-        "registry_qualifications.html",
-        visitor,
-        status=status,
-        sections=views.by_machine(machines, rows),
-        machines=machines,
-        member_options=_member_options(db) if manager else [],
-        roles=[r.value for r in QualifiedRole],
-        can_write=manager,
-        **extra,
-    )
-
-
-@router.post("/qualifications")
-def grant_qualification(  # noqa: PLR0917  (a form's fields and what it needs)
-    request: Request,
-    db: SessionDep,
-    now: Now,
-    visitor: ManagerForm,
-    member: FormText = "",
-    machine: FormText = "",
-    role: FormText = "",
-    instructor: FormText = "",
-    expires_on: FormText = "",
-) -> Response:
-    form = {"member": member, "machine": machine, "role": role, "expires_on": expires_on}
-    form["instructor"] = instructor
-    try:
-        zone = _zone_of(db, machine)
-        last_day = _expiry(expires_on, today=views.local_day(now, zone))
-        granted = service.grant_qualification(
-            db,
-            member_id=_id(member, "member"),
-            machine_id=machine,
-            role=role,
-            granted_by=_grantor(visitor),
-            expires_at=views.expiry_of(last_day, zone) if last_day else None,
-            instructor=_flag(instructor),
-            now=now,
-        )
-        target = f"{numbers.member_ref(granted.member_id)} {granted.machine_id}"
-        detail = _grant_detail(granted.role.value, granted.instructor, last_day)
-        _done(request, db, visitor, now, action="qualification.grant", target=target, detail=detail)
-    except Refused as exc:
-        db.rollback()
-        status = status_of(exc)
-        return _qualifications(request, db, now, visitor, status=status, error=exc, form=form)
-    return _redirect("/console/qualifications", done="qualification_granted")
-
-
-@router.post("/qualifications/revoke")
-def revoke_qualification(  # noqa: PLR0917  (a form's fields and what it needs)
-    request: Request,
-    db: SessionDep,
-    now: Now,
-    visitor: ManagerForm,
-    member: FormText = "",
-    machine: FormText = "",
-) -> Response:
-    try:
-        member_id = _id(member, "member")
-        service.revoke_qualification(db, member_id=member_id, machine_id=machine, now=now)
-        target = f"{numbers.member_ref(member_id)} {machine}"
-        _done(request, db, visitor, now, action="qualification.revoke", target=target)
-    except Refused as exc:
-        db.rollback()
-        return _qualifications(request, db, now, visitor, status=status_of(exc), error=exc)
-    return _redirect("/console/qualifications", done="qualification_revoked")
-
-
-# --- shared ----------------------------------------------------------------------------------
-
-
-def _page(
-    request: Request, template: str, visitor: Visitor, *, status: int = 200, **context: Any
-) -> Response:
-    """A registry page, with the refusal (an error) or the last write (`done`) explained."""
-    t = i18n.translator(language(request))
-    error = context.pop("error", None)
-    done = context.pop("done", "")
-    return render(
-        request,
-        template,
-        visitor=visitor,
-        status_code=status,
-        error=_explain(t, error) if error else "",
-        done=t(f"registry.done.{done}") if done in DONE else "",
-        form=context.pop("form", {}),
-        **context,
-    )
-
-
-def _explain(t: i18n.Translate, error: HubError) -> str:
-    kind = {404: "not_found", 409: "conflict"}.get(status_of(error), "invalid")
-    return t(f"registry.error.{kind}", detail=str(error))
-
-
-def _done(
-    request: Request,
-    db: SessionDep,
-    visitor: Visitor,
-    now: datetime,
-    *,
-    action: str,
-    target: str,
-    detail: str = "",
-) -> None:
-    """Audit and commit a registry write, then have the access lists republished."""
-    principal = visitor.principal
-    audit.record(
-        db,
-        username=principal.username,
-        role=visitor.role,
-        action=action,
-        target=target,
-        detail=detail,
-        at=now,
-    )
-    db.commit()
-    request.app.state.on_registry_change()
-
-
-def _member_options(db: SessionDep) -> list[tuple[int, str]]:
-    """Active members, by name, as a select's (value, label) with the reference for namesakes."""
-    query = select(Member.id, Member.name).where(Member.active.is_(True))
-    rows = db.execute(query.order_by(Member.name, Member.id))
-    return [(ident, f"{name} ({numbers.member_ref(ident)})") for ident, name in rows]
-
-
-def _zone_of(db: SessionDep, machine_id: str) -> str:
-    query = select(Site.timezone).join(Machine, Machine.site_id == Site.id)
-    zone = db.scalar(query.where(Machine.id == machine_id))
-    return zone or DEFAULT_TIMEZONE
-
-
-def _grantor(visitor: Visitor) -> int | str:
-    # As the API records it: a manager who is also a member is named as that member.
-    principal = visitor.principal
-    return principal.member_id if principal.member_id is not None else f"user {principal.username}"
-
-
-def _grant_detail(role: str, instructor: bool, last_day: date | None) -> str:
-    parts = [role, *(["instructor"] if instructor else [])]
-    if last_day is not None:
-        parts.append(f"until {last_day.isoformat()}")
-    return ", ".join(parts)
-
-
-def _name(value: str) -> str:
-    cleaned = value.strip()
-    if not cleaned or len(cleaned) > MAX_NAME or "\x00" in cleaned:
-        raise Invalid(f"a name is 1 to {MAX_NAME} characters, without NUL")
-    return cleaned
-
-
-def _id(value: str, what: str) -> int:
-    cleaned = value.strip()
-    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > 9:
-        raise (NotFound(f"no {what} {value!r}") if value else Invalid(f"choose a {what}"))
-    return int(cleaned)
-
-
-def _path_id(value: str) -> int:
-    """A registry id from the address; anything else names nothing (id 0 is never issued)."""
-    cleaned = value.strip()
-    return int(cleaned) if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 9 else 0
-
-
-def _missing(request: Request, visitor: Visitor, message_id: str) -> Response:
-    t = i18n.translator(language(request))
-    return render(
-        request,
-        "note.html",
-        visitor=visitor,
-        status_code=404,
-        title_id="registry.missing",
-        message=t(message_id),
-    )
-
-
-def _optional_id(value: str, what: str) -> int | None:
-    return _id(value, what) if value.strip() else None
-
-
-def _flag(value: str) -> bool:
-    if value in {"1", "true", "on"}:
-        return True
-    if value in {"", "0", "false"}:
-        return False
-    raise Invalid(f"{value!r} is neither yes nor no")
-
-
-def _optional_flag(value: str) -> bool | None:
-    return None if value == "" else _flag(value)
-
-
-def _expiry(value: str, *, today: date) -> date | None:
-    """The last day a qualification is valid (`YYYY-MM-DD`, from a date field), or no expiry."""
-    if not value.strip():
-        return None
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-    if day < today:
-        raise Invalid(f"the expiry date {day.isoformat()} is already past")
-    return day
-
-
-def _redirect(path: str, *, done: str) -> RedirectResponse:
-    return see_other(f"{path}?done={done}")

@@ -20,7 +20,7 @@ from hub.billing import service as billing
 from hub.billing.pdf import render_pdf
 from hub.console import audit, auth, i18n
 from hub.console.auth import Anyone, ManagerPage, MaybeVisitor, SignedForm, Staff
-from hub.console.live import live_board
+from hub.console.live import live_board, samples_of
 from hub.console.me import my_documents, my_overview
 from hub.console.web import download, language, render, see_other
 from hub.errors import NotFound
@@ -153,7 +153,7 @@ def switch_language(request: Request, code: str, next: str = "") -> Response:
 
 @router.get("/")
 def live_page(request: Request, db: SessionDep, now: Now, visitor: Staff) -> Response:
-    board = live_board(db)
+    board = live_board(db, samples_of(request, now))
     return render(request, "live.html", visitor=visitor, board=board, now=now)
 
 

@@ -128,6 +128,17 @@ FR: dict[str, str] = {
         "Ce brouillon n'existe pas, ou plus : le mois a peut-être été préparé à nouveau ou émis."
     ),
     "billing.error.no_document": "Aucun document émis ne porte ce numéro.",
+    "billing.error.no_drafts": "Ce mois n'a pas de brouillons : préparez-le d'abord.",
+    "billing.error.changed_meanwhile": (
+        "Des séances, forfaits ou crédits de ces brouillons ont changé pendant l'émission : "
+        "préparez le mois à nouveau, vérifiez, puis émettez."
+    ),
+    "billing.error.already_credited": (
+        "Une partie de ces lignes est déjà créditée : une note de crédit ne peut créditer plus "
+        "que ce qui a été facturé."
+    ),
+    "billing.credit.not_invoice": "Seule une facture se crédite, pas une note de crédit.",
+    "billing.credit.unknown_lines": "Cette facture n'a pas de ligne {lines}.",
     "action.billing.run": "Préparation d'un mois",
     "action.billing.issue": "Émission des factures",
     "action.billing.credit_note": "Note de crédit",
@@ -253,6 +264,17 @@ EN: dict[str, str] = {
         "This draft does not exist, or no longer: the month may have been prepared again or issued."
     ),
     "billing.error.no_document": "No issued document has this number.",
+    "billing.error.no_drafts": "This month has no drafts: prepare it first.",
+    "billing.error.changed_meanwhile": (
+        "Sessions, prepaid hours or credit of these drafts changed while issuing: prepare the "
+        "month again, review, then issue."
+    ),
+    "billing.error.already_credited": (
+        "Some of these lines are credited already: a credit note cannot credit more than was "
+        "invoiced."
+    ),
+    "billing.credit.not_invoice": "Only an invoice is credited, not a credit note.",
+    "billing.credit.unknown_lines": "This invoice has no line {lines}.",
     "action.billing.run": "Month prepared",
     "action.billing.issue": "Invoices issued",
     "action.billing.credit_note": "Credit note",

@@ -13,7 +13,15 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from hub.console import i18n, text_billing, text_maintenance, text_registry
+from hub.console import (
+    i18n,
+    numbers,
+    text_billing,
+    text_devices,
+    text_maintenance,
+    text_registry,
+    text_usage,
+)
 from hub.console.auth import HOME, LANG_COOKIE, Visitor, home_of
 from hub.registry.models import DEFAULT_TIMEZONE
 
@@ -25,6 +33,8 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     *text_registry.NAV,
     *text_billing.NAV,
     *text_maintenance.NAV,
+    *text_usage.NAV,
+    *text_devices.NAV,
     ("/console/audit", "nav.audit", ("manager",)),
     ("/console/me", "nav.me", ("member",)),
 )
@@ -64,6 +74,8 @@ def render(
             "lang": lang,
             "t": i18n.translator(lang),
             "when": when,
+            "money": lambda amount: numbers.money(amount, lang),
+            "number": lambda value, places=1: numbers.number(value, lang, places),
             "languages": i18n.LANGUAGE_NAMES,
             "here": request.url.path,
             "visitor": visitor,

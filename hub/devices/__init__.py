@@ -1,4 +1,5 @@
-"""Edge devices' accounts on the MQTT broker: a registry, the password file and the ACL.
+"""Edge devices' accounts on the MQTT broker (a registry, the password file and the ACL) and
+their health (`health`, `watch`: each device's last status, for the console).
 
 The hub writes Mosquitto's `password_file` and `acl_file` itself (no `mosquitto_passwd` needed)
 and hands each device's password out once; see docs/contract.md, "Broker ACL".

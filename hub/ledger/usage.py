@@ -4,19 +4,21 @@ A session counts in the period where it starts, read in its site's time zone; du
 whole badge seconds, and `UsageRow.hours` is a Decimal view rounded to hundredths. Beside badge
 time stand the machine's own busy seconds and the energy it drew, summed over the sessions that
 measured them: `measured_sessions` tells "busy 0 s" from "not measured", and an energy of None
-means no session of the row had a power meter.
+means no session of the row had a power meter. `closed_sessions` gives the same sessions one by
+one, with their local day, for reports by day or week.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hub.errors import Invalid
@@ -32,6 +34,8 @@ PRIVATE = "private"
 # orders from SQLite and PostgreSQL, so the same month could total differently in its last digits.
 ENERGY_STEP = Decimal("0.1")
 HUNDREDTHS = Decimal("0.01")
+# site, member, machine, start, badge seconds, busy seconds, energy (Wh)
+SessionQuery = Select[str, str, str, datetime, int | None, int | None, float | None]
 
 
 class UsageGroup(StrEnum):
@@ -86,6 +90,22 @@ class UsageDetail:
     energy_wh: Decimal | None
 
 
+@dataclass(frozen=True)
+class ClosedSession:
+    """One closed session, on the local day of its site where it started.
+
+    `energy_wh` is rounded to a tenth of a watt-hour, as every total of this module sums it.
+    """
+
+    started_at: datetime
+    local_day: date
+    member_id: str
+    machine_id: str
+    badge_seconds: int
+    busy_seconds: int | None
+    energy_wh: Decimal | None
+
+
 @dataclass
 class _Tally:
     """Running totals of one row while the sessions or details are added up."""
@@ -96,14 +116,14 @@ class _Tally:
     measured_sessions: int = 0
     energy_wh: Decimal | None = None
 
-    def add_session(self, badge: int | None, busy: int | None, energy: float | None) -> None:
+    def add_session(self, closed: ClosedSession) -> None:
         self.sessions += 1
-        self.badge_seconds += badge or 0
-        if busy is not None:
-            self.busy_seconds += busy
+        self.badge_seconds += closed.badge_seconds
+        if closed.busy_seconds is not None:
+            self.busy_seconds += closed.busy_seconds
             self.measured_sessions += 1
-        if energy is not None:  # the contract admits finite, non-negative energy only
-            self._add_energy(Decimal(str(energy)).quantize(ENERGY_STEP, ROUND_HALF_UP))
+        if closed.energy_wh is not None:
+            self._add_energy(closed.energy_wh)
 
     def add_detail(self, detail: UsageDetail) -> None:
         self.sessions += detail.sessions
@@ -137,39 +157,83 @@ def _period(month: str | None, start: date | None, end: date | None) -> tuple[da
     return start, end
 
 
+def closed_sessions(
+    session: Session,
+    *,
+    month: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    machine_id: str | None = None,
+) -> list[ClosedSession]:
+    """Closed sessions starting in the period (of one machine if given), oldest first."""
+    first, last = _period(month, start, end)
+    zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
+    default = ZoneInfo(DEFAULT_TIMEZONE)
+    found = []
+    for site, member_id, machine, started_at, seconds, busy, energy in session.execute(
+        _closed_between(first, last, machine_id)
+    ):
+        local_day = started_at.astimezone(zones.get(site, default)).date()
+        if first <= local_day < last:
+            found.append(
+                ClosedSession(
+                    started_at=started_at,
+                    local_day=local_day,
+                    member_id=member_id,
+                    machine_id=machine,
+                    badge_seconds=seconds or 0,
+                    busy_seconds=busy,
+                    energy_wh=_energy(energy),
+                )
+            )
+    return sorted(found, key=lambda c: (c.started_at, c.machine_id, c.member_id))
+
+
+def _closed_between(first: date, last: date, machine_id: str | None) -> SessionQuery:
+    """Closed sessions near the period; the caller keeps those of its local days."""
+    low = datetime.combine(first, time(), ZoneInfo("UTC")) - ZONE_MARGIN
+    high = datetime.combine(last, time(), ZoneInfo("UTC")) + ZONE_MARGIN
+    query = select(
+        MachineSession.site,
+        MachineSession.member_id,
+        MachineSession.machine_id,
+        MachineSession.started_at,
+        MachineSession.badge_seconds,
+        MachineSession.busy_seconds,
+        MachineSession.energy_wh,
+    ).where(
+        MachineSession.started_at >= low,
+        MachineSession.started_at < high,
+        MachineSession.badge_seconds.is_not(None),
+    )
+    if machine_id is not None:
+        query = query.where(MachineSession.machine_id == machine_id)
+    return query
+
+
+def _energy(wh: float | None) -> Decimal | None:
+    # The contract admits finite, non-negative energy only.
+    return None if wh is None else Decimal(str(wh)).quantize(ENERGY_STEP, ROUND_HALF_UP)
+
+
 def usage_detail(
     session: Session,
     *,
     month: str | None = None,
     start: date | None = None,
     end: date | None = None,
+    machine_id: str | None = None,
 ) -> list[UsageDetail]:
     """Closed sessions starting in the period, summed per member and machine."""
-    first, last = _period(month, start, end)
-    zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
-    default = ZoneInfo(DEFAULT_TIMEZONE)
-    low = datetime.combine(first, time(), ZoneInfo("UTC")) - ZONE_MARGIN
-    high = datetime.combine(last, time(), ZoneInfo("UTC")) + ZONE_MARGIN
-    rows = session.execute(
-        select(
-            MachineSession.site,
-            MachineSession.member_id,
-            MachineSession.machine_id,
-            MachineSession.started_at,
-            MachineSession.badge_seconds,
-            MachineSession.busy_seconds,
-            MachineSession.energy_wh,
-        ).where(
-            MachineSession.started_at >= low,
-            MachineSession.started_at < high,
-            MachineSession.badge_seconds.is_not(None),
-        )
-    )
+    found = closed_sessions(session, month=month, start=start, end=end, machine_id=machine_id)
+    return details_of(session, found)
+
+
+def details_of(session: Session, closed: Iterable[ClosedSession]) -> list[UsageDetail]:
+    """`closed` summed per member and machine, named from the registry."""
     totals: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-    for site, member_id, machine_id, started_at, seconds, busy, energy in rows:
-        local_day = started_at.astimezone(zones.get(site, default)).date()
-        if first <= local_day < last:
-            totals[(member_id, machine_id)].add_session(seconds, busy, energy)
+    for one in closed:
+        totals[(one.member_id, one.machine_id)].add_session(one)
     return _describe(session, totals)
 
 

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 Notify = Callable[[Session, Alert, str], object]
 Offer = Callable[[list[str]], object]
+# More to write in the same transaction as a change (an audit entry).
+Also = Callable[[Session], object]
 ISSUER = "maintenance"
 
 
@@ -322,21 +324,29 @@ class MaintenanceMonitor:
 
     # ------------------------------------------------------------ manual locks
 
-    def lock_manually(self, machine_id: str, *, by: str, reason: str) -> None:
-        """A person locks the machine; maintenance will not unlock it."""
+    def lock_manually(
+        self, machine_id: str, *, by: str, reason: str, also: Also | None = None
+    ) -> None:
+        """A person locks the machine; maintenance will not unlock it. `also` runs inside the
+        lock's transaction (the console's audit entry), committed with it or not at all."""
         with writing(self._sessions) as session:
             tell = locks.lock_manually(
                 session, machine_id=machine_id, by=by, reason=reason, now=self._clock()
             )
             place = _places(session, [machine_id])[machine_id]
+            if also is not None:
+                also(session)
         if tell:
             self._send(place, CommandAction.LOCK, reason, by)
 
-    def unlock_manually(self, machine_id: str, *, by: str) -> None:
-        """Lift a manual lock (the machine stays locked while a plan is over its limit)."""
+    def unlock_manually(self, machine_id: str, *, by: str, also: Also | None = None) -> None:
+        """Lift a manual lock (the machine stays locked while a plan is over its limit); `also`
+        as for `lock_manually`."""
         with writing(self._sessions) as session:
             tell = locks.unlock_manually(session, machine_id=machine_id)
             place = _places(session, [machine_id])[machine_id]
+            if also is not None:
+                also(session)
         if tell:
             self._send_unlock(machine_id, place, f"unlocked by {by}")
 

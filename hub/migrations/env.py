@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 import hub.api.models
 import hub.billing.models
 import hub.console.models
+import hub.devices.models
 import hub.ledger.models
 import hub.maintenance.models
 import hub.notify.models

@@ -9,14 +9,7 @@ minute per reason, a flood must not fill the journal) and counted; nothing else 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterable
-from typing import Any
-
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from contracts.codec import decode_telemetry
 from contracts.errors import ContractError
@@ -24,15 +17,13 @@ from contracts.models import Telemetry
 from contracts.topics import Kind, parse, site_filter
 from edge.link import QuietDisconnect
 from hub.ingest.metrics import Metrics
-from hub.mqtt import BrokerLogin, part_client
+from hub.mqtt import BrokerLogin, Refusals, Subscription
 from hub.telemetry.points import machine_point
 
 log = logging.getLogger(__name__)
 paho_log = logging.getLogger(f"{__name__}.paho")
 paho_log.addFilter(QuietDisconnect())
 
-LOG_EVERY_S = 60.0
-KEEPALIVE_S = 30
 
 Offer = Callable[[Iterable[str]], object]
 
@@ -57,25 +48,21 @@ class TelemetryFeed:
         where = site_filter(Kind.TELEMETRY, site or "+", login.prefix)
         # Replicas in a group share the samples instead of each writing every one.
         self.filter = f"$share/{group}/{where}" if group else where
-        self._client: Client | None = None
-        self._subscribed = threading.Event()
-        self._last_log: dict[str, float] = {}
+        # A clean session at QoS 0: samples missed while away are not worth replaying.
+        self._subscription = Subscription(
+            login, "telemetry", [(self.filter, 0)], self.handle, paho_log
+        )
+        self._refuse = Refusals(self._metrics, "telemetry_rejected_total", log)
 
     def start(self) -> TelemetryFeed:
-        client = self._build_client()
-        client.connect_async(self._login.host, self._login.port, KEEPALIVE_S)
-        client.loop_start()
-        self._client = client
+        self._subscription.start()
         return self
 
     def stop(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
+        self._subscription.stop()
 
     def wait_subscribed(self, timeout: float) -> bool:
-        return self._subscribed.wait(timeout)
+        return self._subscription.wait_subscribed(timeout)
 
     def handle(self, topic: str, payload: bytes) -> bool:
         """Offer the sample's point; False (counted, logged) when the sample is refused."""
@@ -101,65 +88,6 @@ class TelemetryFeed:
             )
             return None
         return sample
-
-    def _refuse(self, reason: str, message: str) -> None:
-        self._metrics.inc("telemetry_rejected_total", reason=reason)
-        now = time.monotonic()
-        if now - self._last_log.get(reason, -LOG_EVERY_S) >= LOG_EVERY_S:
-            self._last_log[reason] = now
-            log.warning("%s (further ones counted, logged once a minute)", message)
-
-    # ------------------------------------------------------------ paho side
-
-    def _build_client(self) -> Client:
-        client = part_client(self._login, "telemetry", paho_log)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        return client
-
-    def _on_connect(
-        self,
-        client: Client,
-        _userdata: Any,
-        _flags: ConnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            log.error("broker refused the telemetry feed: %s", reason)
-            return
-        # A clean session: samples missed while away are not worth replaying.
-        client.subscribe(self.filter, qos=0)
-
-    def _on_subscribe(
-        self,
-        _client: Client,
-        _userdata: Any,
-        _mid: int,
-        reasons: list[ReasonCode],
-        _properties: Properties | None,
-    ) -> None:
-        if any(reason.is_failure for reason in reasons):
-            log.error("broker refused the telemetry subscription %s: %s", self.filter, reasons)
-            return
-        self._subscribed.set()
-
-    def _on_disconnect(
-        self,
-        _client: Client,
-        _userdata: Any,
-        _flags: DisconnectFlags,
-        reason: ReasonCode,
-        _properties: Properties | None,
-    ) -> None:
-        self._subscribed.clear()
-        if self._client is not None:
-            log.warning("telemetry feed disconnected: %s", reason)
-
-    def _on_message(self, _client: Client, _userdata: Any, message: MQTTMessage) -> None:
-        self.handle(message.topic, bytes(message.payload))
 
 
 def _describe(metrics: Metrics) -> None:

@@ -7,7 +7,9 @@ talks to nothing but the hub it started.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize
@@ -28,7 +30,9 @@ CHROMIUM_ARGS = (
 )
 PHONE = ViewportSize(width=390, height=844)
 DESKTOP = ViewportSize(width=1280, height=800)
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures; a run writes there only when asked, so it leaves the git tree clean.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS_ENV = "MACHINERIE_SCREENSHOTS"
 LOG_IN = re.compile(r"^(Se connecter|Log in)$")
 # A message id shown as is ("me.month") is a word the visitor was meant to read, missing.
 MESSAGE_GROUPS = "|".join(sorted({key.split(".")[0] for key in MESSAGES["fr"]}))
@@ -64,10 +68,21 @@ def untranslated(page: Page) -> list[str]:
     return sorted(set(MESSAGE_ID.findall(page.locator("body").inner_text())))
 
 
+def screenshots() -> Path:
+    """docs/screenshots when `MACHINERIE_SCREENSHOTS=docs`; else one folder under the system's
+    temporary directory, each run overwriting the last one's pictures."""
+    folder = (
+        DOCS_SCREENSHOTS
+        if os.environ.get(SCREENSHOTS_ENV) == "docs"
+        else Path(tempfile.gettempdir()) / "machinerie-screenshots"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG in docs/screenshots, named by page and width (`live-board-phone.png`)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """A full-page PNG named by page and width (`live-board-phone.png`) in `screenshots()`."""
+    path = screenshots() / f"{name}.png"
     # Frozen caret and no animations, so the same page gives the same picture.
     page.screenshot(path=path, full_page=True, animations="disabled", caret="hide")
     return path

@@ -262,8 +262,8 @@ def test_issuing_refuses_drafts_that_changed_since_they_were_shown(
     stale = issue(accountant, page)
     assert stale.status_code == 409
     text = shows_words(stale)
-    assert '<p class="error" role="alert" id="billing-error">Refusé.' in text
-    assert "run the month again" in text
+    assert '<p class="error" role="alert" id="billing-error">Les tarifs, forfaits' in text
+    assert 'lang="en"' not in text.split('id="billing-error"')[1].split("</p>")[0]
     assert stored(api, DocumentStatus.ISSUED) == []
     assert [a for _, a, _ in actions(api) if a == "billing.issue"] == []
 
@@ -276,7 +276,8 @@ def test_issuing_a_month_never_prepared_says_so(api: Api, accountant: TestClient
         f"{MONTH_PAGE}/issue", data={"csrf": csrf_of(page), "count": "0", "payable": "0.00"}
     )
     assert sent.status_code == 404
-    assert "run the month first" in shows_words(sent)
+    assert "Ce mois n&#39;a pas de brouillons : préparez-le d&#39;abord." in shows_words(sent)
+    assert [a for _, a, _ in actions(api) if a == "billing.issue"] == []
 
 
 def test_a_credit_note_corrects_chosen_lines_once(api: Api, accountant: TestClient) -> None:
@@ -304,9 +305,19 @@ def test_a_credit_note_corrects_chosen_lines_once(api: Api, accountant: TestClie
     assert 'id="line-1"' not in after and "(déjà créditée)" in after
     assert 'name="scope" value="lines"' in after  # the rest can only be credited line by line
 
+    unknown = accountant.post(f"{path}/credit-note", data=body | {"lines": ["1", "99"]})
+    assert unknown.status_code == 422
+    assert "Cette facture n&#39;a pas de ligne 99." in shows_words(unknown)
     again = accountant.post(f"{path}/credit-note", data=body)
     assert again.status_code == 409
-    assert "already credited" in shows_words(again)
+    assert "Une partie de ces lignes est déjà créditée" in shows_words(again)
+    assert [n for _, a, n in actions(api) if a == "billing.credit_note"] == ["NC2026-000001"]
+    of_a_note = accountant.post(
+        "/console/billing/documents/NC2026-000001/credit-note",
+        data={"csrf": csrf_of(page), "scope": "whole"},
+    )
+    assert of_a_note.status_code == 422
+    assert "Seule une facture se crédite" in shows_words(of_a_note)
     note = shows_words(accountant.get("/console/billing/documents/NC2026-000001"))
     assert "<h1>Note de crédit NC2026-000001</h1>" in note
     assert "Séance mal attribuée" in note and f">{number}</a>" in note
@@ -366,7 +377,25 @@ def test_the_pages_speak_english(api: Api, accountant: TestClient) -> None:
     text = page.text
     assert "<h1>Billing: November 2026</h1>" in text
     assert re.search(r'data-action="issue"[^>]*>Issue <span class="what">\(5 invoice', text)
+    amounts = re.findall(r'<td class="num">([^<]*)</td>', text.split('id="drafts"')[1])
+    assert amounts and all(re.fullmatch(r"€\d{1,3}(,\d{3})*\.\d\d|\d+", a) for a in amounts)
     issue(accountant, page)
     month = accountant.get(MONTH_PAGE).text
     assert 'data-download="zip" download>Download the zip</a>' in month
     assert '<th scope="col" class="num">Payable</th>' in month and "Issued documents" in month
+    invoice = accountant.get(f"/console/billing/documents/{NUMBERS[0]}").text
+    assert re.search(r'<td class="num">\d+(\.\d+)?\u00a0h</td>', invoice)
+    assert re.search(r'<td class="num">\d+(\.\d+)?%</td>', invoice)
+    credit = accountant.post(
+        f"/console/billing/documents/{NUMBERS[0]}/credit-note",
+        data={"csrf": csrf_of(page), "scope": "lines", "lines": ["99"]},
+    )
+    assert credit.status_code == 422 and "This invoice has no line 99." in credit.text
+
+
+def test_amounts_are_written_the_french_way_in_french(accountant: TestClient) -> None:
+    prepare(accountant)
+    text = accountant.get(MONTH_PAGE).text
+    amounts = re.findall(r'<td class="num">([^<]*)</td>', text.split('id="drafts"')[1])
+    money = r"\d{1,3}(\u202f\d{3})*,\d\d\u00a0€"
+    assert amounts and all(re.fullmatch(rf"{money}|\d+", a) for a in amounts)

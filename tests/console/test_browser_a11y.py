@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.console.a11y import problems
-from tests.console.browser import untranslated
+from tests.console.browser import log_in, look, untranslated
+from tests.console.conftest import Console
 
 GOOD = """<!doctype html><html lang="fr"><head><title>Bon</title></head><body>
 <a href="#main">Aller au contenu</a>
@@ -72,3 +73,15 @@ def test_a_page_without_a_language_is_caught(page: Page) -> None:
 def test_a_message_id_left_untranslated_is_caught(page: Page) -> None:
     page.set_content('<html lang="fr"><body><h2>me.month</h2><p>alice@example.org</p></body>')
     assert untranslated(page) == ["me.month"]
+
+
+def test_the_usage_page_passes_the_checks_with_its_tables_open(
+    page: Page, console: Console
+) -> None:
+    log_in(page, console.base_url, "gerante", console.passwords["gerante"])
+    page.goto(console.url("/console/usage"))
+    expect(page.locator("svg[role=img]")).to_have_count(3)
+    for details in page.locator("details.usage-figures").all():
+        details.locator("summary").click()
+    expect(page.locator("#usage-machines-table")).to_be_visible()
+    look(page, "usage")

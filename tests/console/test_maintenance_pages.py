@@ -316,6 +316,19 @@ def test_the_intervention_form_speaks_english(api: Api) -> None:
     assert "0 of 20 busy h" in page
 
 
+@SQLITE_ONLY
+def test_figures_are_written_as_each_language_writes_them(api: Api) -> None:
+    _workshop(api)
+    plan_id = _lens(api, warning=1200.5, limit=1500.25)
+    api.add_user("maintenance", UserRole.MAINTAINER)
+    client = logged_in(api, "maintenance")
+    page = f"{HOME}/plans/{plan_id}"
+    assert "0 sur 1\u202f500,2 h de travail" in client.get(page).text
+    assert "1\u202f200,5 h de travail" in client.get(page).text
+    client.get("/console/lang/en")
+    assert "0 of 1,500.2 busy h" in client.get(page).text
+
+
 # ------------------------------------------------------------ plans
 
 

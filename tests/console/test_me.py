@@ -22,6 +22,7 @@ from hub.billing.document import DocumentKind
 from hub.billing.settings import BillingSettings
 from hub.console import i18n, me
 from hub.console.me import CostState, Format, MyOverview, my_overview
+from hub.console.numbers import money, number
 from hub.db import session_factory, writing
 from hub.errors import NotFound
 from hub.ledger.service import record_events
@@ -281,17 +282,27 @@ def test_an_unknown_member_is_not_found(sessions: sessionmaker[Session], coop: w
         my_overview(db, member_id=9999, now=NOW)
 
 
-def test_amounts_durations_and_months_the_french_way() -> None:
-    assert Format.euros(Decimal("12.5")) == "12,50\u00a0€"
-    assert Format.euros(Decimal("1234567.005")) == "1\u202f234\u202f567,01\u00a0€"
-    assert Format.euros(Decimal("-4.84")) == "-4,84\u00a0€"
-    assert Format.euros(Decimal(0)) == "0,00\u00a0€"
+def test_amounts_in_french_and_in_english() -> None:
+    assert money(Decimal("12.5"), "fr") == "12,50\u00a0€"
+    assert money(Decimal("1234567.005"), "fr") == "1\u202f234\u202f567,01\u00a0€"
+    assert money(Decimal("-4.84"), "fr") == "-4,84\u00a0€"
+    assert money(Decimal(0), "fr") == "0,00\u00a0€"
+    assert money(Decimal("1234.5"), "en") == "€1,234.50"
+    assert money(Decimal("-4.84"), "en") == "-€4.84"
+    assert number(20.0, "fr") == "20" and number(90.5, "fr") == "90,5"
+    assert number(Decimal("1234.56"), "en", 2) == "1,234.56"
+    assert number(Decimal("1234.56"), "fr", 1) == "1\u202f234,6"
+    assert number(None, "en") == ""
+
+
+def test_durations_and_months() -> None:
     assert Format.duration(5700) == "1\u00a0h\u00a035"
     assert Format.duration(59) == "0\u00a0h\u00a000"
     assert Format.duration(None) == "—"
     assert Format.month("2026-11") == "novembre 2026"
     assert Format.month("2026-01", "en") == "January 2026"
     assert Format.day(date(2026, 3, 4)) == "04/03/2026"
+    assert Format.day(date(2026, 3, 4), "en") == "2026-03-04"  # never read as 3 April
 
 
 def render(view: MyOverview, lang: str = "fr") -> str:
@@ -302,7 +313,12 @@ def render(view: MyOverview, lang: str = "fr") -> str:
         return words[message_id].format(**values)  # a missing id fails the test
 
     page = env.get_template("me.html").render(
-        overview=view, t=t, lang=lang, languages=i18n.LANGUAGE_NAMES, here="/console/me"
+        overview=view,
+        t=t,
+        lang=lang,
+        languages=i18n.LANGUAGE_NAMES,
+        here="/console/me",
+        money=lambda amount: money(amount, lang),
     )
     return page
 
@@ -321,7 +337,10 @@ def test_the_page_reads_well_on_a_phone(sessions: sessionmaker[Session], coop: w
     assert "10/11 10:00" in page and "en cours" in page
     assert "Alice" not in page
     assert "Aucune facture pour l&#39;instant." in page
-    assert "This month: November 2026" in render(overview(sessions, coop, "pat"), "en")
+    english = render(overview(sessions, coop, "pat"), "en")
+    assert "This month: November 2026" in english
+    assert '<dd id="me-cost">€19.30</dd>' in english
+    assert "2026-11-10 10:00" in english and "10/11 10:00" not in english
 
 
 def test_every_message_of_the_page_exists_in_both_languages() -> None:

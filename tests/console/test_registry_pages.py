@@ -95,7 +95,9 @@ def test_a_bad_enterprise_number_is_explained_and_nothing_is_stored(api: Api, db
         enterprise_number="0403.170.702",
     )
     assert page.status_code == 422
-    assert error_of(page).startswith("Saisie refusée : &#39;0403.170.702&#39; is not a valid")
+    assert (
+        error_of(page) == "« 0403.170.702 » n&#39;est pas un numéro d&#39;entreprise belge valide."
+    )
     assert 'value="Atelier Bois SRL"' in page.text  # what was typed comes back to correct
     assert db.scalar(select(func.count()).select_from(Organisation)) == 0
     assert audited(db) == [] and api.registry_changes == []
@@ -138,7 +140,7 @@ def test_a_second_member_with_the_same_email_is_refused(api: Api, db: Session) -
         client, "/console/members", "/console/members", name="Alice bis", email="alice@example.org"
     )
     assert page.status_code == 409
-    assert error_of(page) == "Déjà enregistré : e-mail alice@example.org is already used"
+    assert error_of(page) == "Un membre utilise déjà l&#39;adresse alice@example.org."
     assert db.scalar(select(func.count()).select_from(Member)) == 1
     assert audited(db) == []
 
@@ -233,10 +235,11 @@ def test_a_typed_uid_is_enrolled_in_its_compact_form(api: Api, db: Session) -> N
 @pytest.mark.parametrize(
     ("uid", "member", "status", "message"),
     [
-        ("not a uid", "1", 422, "Saisie refusée : &#39;not a uid&#39; is not a badge UID"),
-        ("04A2246AB12C80", "1", 409, "Déjà enregistré : badge 04A2246AB12C80 is already enrolled"),
-        ("04C3D2E1", "", 422, "Saisie refusée : choose a member"),
-        ("04C3D2E1", "999", 404, "Introuvable : no member 999"),
+        ("not a uid", "1", 422, "« not a uid » n&#39;est pas un UID de badge"),
+        ("04A2246AB12C80", "1", 409, "Le badge 04A2246AB12C80 est déjà enrôlé."),
+        ("04c3d2e1", "", 422, "Choisissez un membre."),
+        ("04C3D2E1", "999", 404, "Ce membre n&#39;existe pas."),
+        ("04C3D2E1", "Ada", 404, "Ce membre n&#39;existe pas."),
     ],
 )
 def test_a_refused_enrolment_says_why_and_changes_nothing(  # noqa: PLR0917  (the cases' fields)
@@ -249,6 +252,7 @@ def test_a_refused_enrolment_says_why_and_changes_nothing(  # noqa: PLR0917  (th
     assert error_of(page).startswith(message)
     assert db.scalar(select(func.count()).select_from(Badge)) == 1
     assert audited(db) == [] and api.registry_changes == []
+    assert api.metrics.value("console_registry_refused", form="badge") == 1
 
 
 def test_a_badge_is_deactivated(api: Api, db: Session) -> None:
@@ -314,10 +318,16 @@ def test_a_qualification_is_granted_with_an_expiry_and_revoked(api: Api, db: Ses
 @pytest.mark.parametrize(
     ("fields", "status", "message"),
     [
-        ({"role": "user", "expires_on": "2026-11-22"}, 422, "the expiry date 2026-11-22 is"),
-        ({"role": "user", "expires_on": "31/12/2026"}, 422, "&#39;31/12/2026&#39; is not a date"),
-        ({"role": "boss"}, 422, "a qualification grants user or maintainer"),
-        ({"role": "user", "machine": "lathe-9"}, 404, "no machine &#39;lathe-9&#39;"),
+        ({"role": "user", "expires_on": "2026-11-22"}, 422, "d&#39;échéance 2026-11-22 est déjà"),
+        (
+            {"role": "user", "expires_on": "31/12/2026"},
+            422,
+            "« 31/12/2026 » n&#39;est pas une date",
+        ),
+        ({"role": "boss"}, 422, "Choisissez un rôle de la liste."),
+        ({"role": "user", "machine": "lathe-9"}, 404, "Cette machine n&#39;existe pas."),
+        ({"role": "user", "machine": ""}, 422, "Choisissez une machine."),
+        ({"role": "user", "member": "999"}, 404, "Ce membre n&#39;existe pas."),
     ],
 )
 def test_a_refused_grant_says_why_and_changes_nothing(
@@ -345,7 +355,7 @@ def test_revoking_what_is_not_held_is_not_found(api: Api, db: Session) -> None:
         machine="laser-1",
     )
     assert page.status_code == 404
-    assert "holds no qualification" in error_of(page)
+    assert error_of(page) == "Ce membre n&#39;a pas de qualification sur cette machine."
 
 
 @sqlite_only
@@ -433,6 +443,19 @@ def test_the_pages_speak_english_and_the_manager_menu_lists_them(api: Api, db: S
     assert '<button type="submit">Grant</button>' in qualifications
     for path in ("organisations", "members", "badges", "qualifications"):
         assert f'<a href="/console/{path}"' in badges
+    refused = submit(client, "/console/badges", "/console/badges", uid="04A2246AB12C80", member="1")
+    assert refused.status_code == 409
+    assert error_of(refused) == "The badge 04A2246AB12C80 is enrolled already."
+    organisation = submit(
+        client,
+        "/console/organisations",
+        "/console/organisations",
+        name="Atelier Bois SRL",
+        category="resident_artisan",
+        enterprise_number="0403170701",
+        vat_number="BE0403170702",
+    )
+    assert error_of(organisation).startswith("“BE0403170702” is not a valid Belgian VAT number")
 
 
 def test_every_registry_word_exists_in_both_languages() -> None:

@@ -79,6 +79,16 @@ def count(engine: Engine, model: type[object]) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+def bridge_table(port: str) -> dict[str, object]:
+    """A firmware bridge on a simulated Marlin at `port`, quick to report and to notice."""
+    return {
+        "controller": {"kind": "marlin", "port": port, "poll_s": 0.5},
+        "stale_after_s": 5,
+        "cooldown_s": 0,
+        "telemetry_interval_s": 1,
+    }
+
+
 @contextmanager
 def edge(folder: Path, port: int, keys: KeyPair, **session: Any) -> Iterator[Sandbox]:
     """The sandbox's agent, acked by the real hub and trusting only the hub's signing key."""

@@ -33,7 +33,7 @@ from hub.service import Hub
 from machinerie.ackhub import wait_until
 from machinerie.sandbox import ALICE, DEVICE, MARC, SITE, Sandbox
 from machinerie.servers import Mosquitto, free_port, wait_for_port
-from tests.hub_service.conftest import edge, hub_settings, seed
+from tests.hub_service.conftest import bridge_table, edge, hub_settings, seed
 from tests.smtp import SmtpServer
 
 PRINT_S = 3.0
@@ -58,15 +58,6 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
-
-
-def bridge_table(port: str) -> dict[str, object]:
-    return {
-        "controller": {"kind": "marlin", "port": port, "poll_s": 0.5},
-        "stale_after_s": 5,
-        "cooldown_s": 0,
-        "telemetry_interval_s": 1,
-    }
 
 
 def print_job(sandbox: Sandbox, printer: PtyServer, name: str) -> None:
