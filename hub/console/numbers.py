@@ -33,6 +33,13 @@ def number(value: float | Decimal | int | None, lang: str, places: int = 1) -> s
     return _grouped("0" if text == "-0" else text, lang)
 
 
+def fixed(value: Decimal | int, lang: str, places: int = 2) -> str:
+    """A figure with exactly `places` decimals, rounded half up, for columns of figures that
+    line up: `Decimal("1234.5")` → `1 234,50` in French, `1,234.50` in English."""
+    rounded = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return _grouped(f"{rounded:,.{places}f}", lang)
+
+
 def _grouped(text: str, lang: str) -> str:
     """From Python's `1,234.56` to the language's separators."""
     if lang != "fr":

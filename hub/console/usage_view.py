@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from hub.console.numbers import fixed
 from hub.console.usage_charts import BarChart, ColumnChart, bar_chart, column_chart
 from hub.errors import Invalid
 from hub.ledger.usage import ClosedSession, UsageDetail
@@ -45,7 +46,6 @@ CSV_HEADER = (
 # A spreadsheet runs a cell starting so as a formula: a member named "=HYPERLINK(...)" must not.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NBSP = "\u00a0"
-THIN_SPACE = "\u202f"
 NOT_MEASURED = "—"
 Translate = Callable[..., str]
 
@@ -329,11 +329,7 @@ class Numbers:
     lang: str
 
     def number(self, value: Decimal | int, places: int = 2) -> str:
-        rounded = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-        text = f"{rounded:,.{places}f}"
-        if self.lang == "fr":  # thin no-break space between thousands, comma before decimals
-            return text.replace(",", THIN_SPACE).replace(".", ",")
-        return text
+        return fixed(value, self.lang, places)
 
     def hours(self, value: Decimal | None, places: int = 2) -> str:
         return NOT_MEASURED if value is None else f"{self.number(value, places)}{NBSP}h"

@@ -23,6 +23,8 @@ MAX_IDS_PER_ACK = 1000  # contracts.models.Ack bound
 # keeps the set to the site's devices; the bound only stops a misconfigured broker's flood.
 MAX_KNOWN_TOPICS = 10_000
 EVENT_SUFFIX = f"/{Kind.EVENT.value}"
+# The kind counted for an event valid per contract that the database would not store.
+LEDGER_REFUSED = "LedgerRefused"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,15 @@ class DeadLetter:
     topic: str
     payload: bytes
     reason: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the sink did with a batch: how many events were new, and the events the ledger
+    refused (valid per contract, but not storable), kept as dead letters instead."""
+
+    new: int
+    refused: list[DeadLetter] = field(default_factory=list)
 
 
 class EventSink(Protocol):
@@ -40,11 +51,14 @@ class EventSink(Protocol):
         *,
         received_at: datetime,
         payloads: Sequence[bytes] | None = None,
-    ) -> int:
+        topics: Sequence[str] | None = None,
+    ) -> Stored:
         """Commit valid events (idempotent on event_id) and dead letters in one transaction;
-        return how many events were new. Raises StoreUnavailable when the database cannot.
+        say how many events were new. Raises StoreUnavailable when the database cannot.
 
-        `payloads`, when given, are the bytes each event was validated from, one per event."""
+        `payloads` and `topics`, when given, are the bytes each event was validated from and
+        the topic it came on, one per event. An event the database refuses for its values is
+        kept as a dead letter and reported in `Stored.refused`; the others are stored."""
         ...
 
 
@@ -79,6 +93,7 @@ class Checked:
     received_at: datetime
     events: list[Event] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
     misrouted: list[str] = field(default_factory=list)
@@ -86,16 +101,25 @@ class Checked:
     ids: defaultdict[str, list[UUID]] = field(default_factory=lambda: defaultdict(list))
 
     def commit(self, sink: EventSink) -> Outcome:
-        """Store the batch in one transaction; then, and only then, the acks are due."""
-        new = sink.store(
-            self.events, self.dead, received_at=self.received_at, payloads=self.payloads
+        """Store the batch; then, and only then, the acks are due. Events the ledger refused
+        are acked too: the hub keeps them as dead letters, and a device resending them for
+        ever would only add more."""
+        stored = sink.store(
+            self.events,
+            self.dead,
+            received_at=self.received_at,
+            payloads=self.payloads,
+            topics=self.topics,
         )
         acks = [
             (ack_topic, codec.encode(Ack(event_ids=chunk)))
             for ack_topic, all_ids in self.ids.items()
             for chunk in _chunks(all_ids, MAX_IDS_PER_ACK)
         ]
-        return Outcome(acks, len(self.events), new, self.refused, self.misrouted)
+        refused = self.refused + [
+            Refused(letter.topic, LEDGER_REFUSED, letter.reason) for letter in stored.refused
+        ]
+        return Outcome(acks, len(self.events), stored.new, refused, self.misrouted)
 
 
 @dataclass(frozen=True)
@@ -128,6 +152,7 @@ class Judge:
                 continue
             checked.events.append(event)
             checked.payloads.append(payload)
+            checked.topics.append(where)
             checked.ids[source.ack_topic].append(event.event_id)
         return checked
 

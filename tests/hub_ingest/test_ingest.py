@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -14,7 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from contracts.codec import encode
-from contracts.models import AccessDenied, DenyReason, Event, EventType
+from contracts.models import (
+    AccessDenied,
+    DenyReason,
+    EndReason,
+    Event,
+    EventType,
+    SessionEnded,
+)
 from contracts.topics import Kind, topic
 from hub.db import session_factory
 from hub.ingest.consumer import Ingest, IngestSettings
@@ -91,6 +98,68 @@ def test_bad_payloads_are_dead_lettered_and_counted(mosquitto: Mosquitto, engine
         client.loop_stop()
         client.disconnect()
         ingest.stop()
+
+
+def test_an_event_the_ledger_refuses_is_dead_lettered_and_acked_and_holds_nothing_up(
+    mosquitto: Mosquitto, engine: Engine
+) -> None:
+    """A session whose busy time no database integer holds (a bridge gone wrong): valid per
+    contract, refused by the ledger. It must not stall the ingest, nor take its batch with it."""
+    ingest = start_ingest(engine, mosquitto.port, batch_wait_s=0.2)
+    acked: list[bytes] = []
+    client = Client(CallbackAPIVersion.VERSION2)
+    client.on_message = lambda _c, _u, message: acked.append(bytes(message.payload))
+    client.connect("127.0.0.1", mosquitto.port)
+    client.subscribe(topic(SITE, DEVICE, Kind.ACK), qos=1)
+    client.loop_start()
+    try:
+        absurd = _ended(busy_s=1e20, seq=8)
+        events = [_an_event(), absurd, _ended(busy_s=90.0, seq=9)]
+        for event in events:
+            client.publish(topic(SITE, DEVICE, Kind.EVENT), encode(event), qos=1)
+        assert wait_until(lambda: count(engine, EventRecord) == 2, 15), "ingest stalled"
+        assert wait_until(lambda: count(engine, DeadLetter) == 1, 10)
+        with session_factory(engine)() as session:
+            [letter] = session.scalars(select(DeadLetter)).all()
+            assert letter.topic == topic(SITE, DEVICE, Kind.EVENT)
+            assert letter.reason.startswith("the ledger refused the event")
+            assert str(absurd.event_id) in letter.payload.decode()
+            kept = session.scalars(select(MachineSession)).all()
+            assert [row.busy_seconds for row in kept] == [90]
+        # Acknowledged all the same: the device stops sending it; the hub keeps it to look at.
+        assert wait_until(lambda: any(str(absurd.event_id).encode() in a for a in acked), 10)
+        assert ingest.metrics.value("ingest_dead_letters_total", reason="LedgerRefused") == 1
+        assert ingest.metrics.value("ingest_store_failures_total") == 0
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        ingest.stop()
+
+
+def _ended(*, busy_s: float, seq: int) -> Event:
+    started = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    return Event.model_validate(
+        {
+            "event_id": uuid4(),
+            "site": SITE,
+            "device_id": DEVICE,
+            "machine_id": DEVICE,
+            "boot_id": uuid4(),
+            "seq": seq,
+            "time": started + timedelta(hours=1),
+            "clock_synced": True,
+            "type": EventType.SESSION_ENDED,
+            "data": SessionEnded(
+                session_id=uuid4(),
+                badge_uid=ALICE.uid,
+                member_id="alice",
+                started_at=started,
+                ended_at=started + timedelta(hours=1),
+                end_reason=EndReason.BADGE_OUT,
+                busy_s=busy_s,
+            ),
+        }
+    )
 
 
 def test_two_hubs_in_one_group_record_each_event_once(
