@@ -18,10 +18,19 @@ from hub.notify.models import Channel
 class DeliveryFailed(HubError):
     """A channel could not deliver one alert."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, unreachable: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        unreachable: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(reason)
         self.permanent = permanent
         self.unreachable = unreachable
+        # The receiver said when to come back (HTTP Retry-After): the whole channel waits.
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class Outgoing:
     alert: Alert
     payload: bytes  # contracts.codec.encode(alert), as queued
     device_level: str  # the device level of the alert's MQTT topic
+    timezone: str | None = None  # the site's, for the times people read; None: unknown
 
 
 class Sender(Protocol):

@@ -27,7 +27,9 @@ ALERT_ID_HEADER = "X-Machinerie-Alert-Id"
 SERVICE_UNAVAILABLE = 421
 
 
-def build_message(alert: Alert, settings: EmailSettings, now: datetime) -> EmailMessage:
+def build_message(
+    alert: Alert, settings: EmailSettings, now: datetime, timezone: str | None = None
+) -> EmailMessage:
     message = EmailMessage(policy=SMTP)
     message["Subject"] = subject(alert, settings.language)
     message["From"] = settings.sender
@@ -36,7 +38,8 @@ def build_message(alert: Alert, settings: EmailSettings, now: datetime) -> Email
     message["Message-ID"] = f"<alert-{alert.alert_id}@{_domain(settings.sender)}>"
     message[ALERT_ID_HEADER] = str(alert.alert_id)
     # Quoted-printable keeps accents intact through relays that do not speak 8BITMIME.
-    message.set_content(body(alert, settings.language), charset="utf-8", cte="quoted-printable")
+    text = body(alert, settings.language, timezone)
+    message.set_content(text, charset="utf-8", cte="quoted-printable")
     return message
 
 
@@ -47,7 +50,9 @@ class EmailSender:
         self._settings = settings
 
     def send(self, outgoing: Outgoing) -> None:
-        message = build_message(outgoing.alert, self._settings, datetime.now(UTC))
+        message = build_message(
+            outgoing.alert, self._settings, datetime.now(UTC), outgoing.timezone
+        )
         try:
             refused = self._submit(message)
         except smtplib.SMTPRecipientsRefused as exc:

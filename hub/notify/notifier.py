@@ -3,7 +3,9 @@
 A thread per channel means a mail relay that hangs until its timeout delays no webhook or MQTT
 alert. A failed delivery is retried with exponential backoff; after `max_attempts` it is
 abandoned, logged at ERROR and counted. When a channel's server cannot be reached at all, the
-channel waits until the failed alert is due again instead of trying every other one in turn.
+channel waits until the failed alert is due again instead of trying every other one in turn;
+so does a webhook whose receiver answers with `Retry-After` (throttling, maintenance), for as
+long as it asked (up to six hours) if that is longer than the backoff.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.codec import decode
@@ -31,12 +33,15 @@ from hub.notify.mqtt import MqttSender
 from hub.notify.queue import Claimed
 from hub.notify.settings import NotifySettings
 from hub.notify.webhook import WebhookSender
+from hub.registry.models import Site
 
 log = logging.getLogger(__name__)
 
 SENT = "alerts_sent_total"
 FAILURES = "alert_delivery_failures_total"
 ABANDONED = "alerts_abandoned_total"
+# A receiver's Retry-After is honoured up to this: beyond, a maintenance alert is stale news.
+RETRY_AFTER_CAP_S = 6 * 3600.0
 COUNTERS = {
     SENT: "Maintenance alerts delivered, by channel.",
     FAILURES: "Failed attempts to deliver a maintenance alert (each one retried or abandoned).",
@@ -67,6 +72,7 @@ class Notifier:
         self._senders = _senders(settings, mqtt)
         # Per channel: no attempt before this time, after its server could not be reached.
         self._paused_until: dict[Channel, datetime] = {}
+        self._zones: dict[str, str | None] = {}
         self._wakeups = {channel: threading.Event() for channel in self._senders}
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -144,7 +150,7 @@ class Notifier:
             return 0
         try:
             self._senders[claimed.channel].send(
-                Outgoing(alert, claimed.payload, claimed.device_level)
+                Outgoing(alert, claimed.payload, claimed.device_level, self._zone(alert.site))
             )
         except DeliveryFailed as failure:
             self._failed(claimed, now, failure)
@@ -159,14 +165,26 @@ class Notifier:
         log.info("alert %s sent by %s", claimed.alert_id, claimed.channel)
         return 1
 
+    def _zone(self, site: str) -> str | None:
+        """The site's time zone, for the times an e-mail shows; kept once read (a site's zone
+        does not move), None for a site the registry no longer has."""
+        if site not in self._zones:
+            with self._sessions() as session:
+                self._zones[site] = session.scalar(select(Site.timezone).where(Site.id == site))
+        return self._zones[site]
+
     def _failed(self, claimed: Claimed, now: datetime, failure: DeliveryFailed) -> None:
         self._count(FAILURES, claimed.channel)
         if failure.permanent or claimed.attempts >= self._settings.max_attempts:
             self._abandon(claimed, now, str(failure))
             return
-        retry_at = now + timedelta(seconds=queue.backoff_s(claimed.attempts, self._settings))
+        wait_s = queue.backoff_s(claimed.attempts, self._settings)
+        if failure.retry_after_s is not None:
+            # Never sooner than the receiver asked; never so late that an alert goes stale.
+            wait_s = max(wait_s, min(failure.retry_after_s, RETRY_AFTER_CAP_S))
+        retry_at = now + timedelta(seconds=wait_s)
         queue.reschedule(self._sessions, claimed, retry_at, str(failure))
-        if failure.unreachable:
+        if failure.unreachable or failure.retry_after_s is not None:
             self._paused_until[claimed.channel] = retry_at
         log.warning(
             "alert %s by %s failed (attempt %d, next at %s): %s",

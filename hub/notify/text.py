@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from contracts.models import Alert, AlertCounter, AlertLevel
 from hub.notify.settings import Language
@@ -101,7 +102,8 @@ def subject(alert: Alert, language: Language) -> str:
     )
 
 
-def body(alert: Alert, language: Language) -> str:
+def body(alert: Alert, language: Language, timezone: str | None = None) -> str:
+    """The mail's text; times in the site's `timezone` when the hub knows it, else UTC."""
     words = WORDS[language]
     colon = " : " if language == "fr" else ": "
     name, unit = words.counters[alert.counter]
@@ -109,13 +111,13 @@ def body(alert: Alert, language: Language) -> str:
         value=f"{_number(alert.value, words)} {unit}",
         threshold=f"{_number(alert.threshold, words)} {unit}",
     )
-    due = _moment(alert.due_at) if alert.due_at is not None else words.due_unknown
+    due = _moment(alert.due_at, timezone) if alert.due_at is not None else words.due_unknown
     lines = [
         f"{words.machine}{colon}{alert.machine_id} ({alert.site})",
         f"{words.plan}{colon}{alert.plan}",
         f"{words.counter}{colon}{name}, {reading}",
         f"{words.due}{colon}{due}",
-        f"{words.raised}{colon}{_moment(alert.raised_at)}",
+        f"{words.raised}{colon}{_moment(alert.raised_at, timezone)}",
         "",
         words.todo[alert.level],
     ]
@@ -130,6 +132,9 @@ def _number(value: float, words: Words) -> str:
     return text.replace(".", words.decimal_mark)
 
 
-def _moment(at: datetime) -> str:
-    # The alert carries UTC and no site time zone, so the mail says UTC rather than guess.
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+def _moment(at: datetime, timezone: str | None) -> str:
+    """`2026-11-23 14:43 (Europe/Brussels)`: the workshop's clock, named, so a reader abroad
+    is not misled; UTC when the site's zone is unknown (a machine removed since)."""
+    if timezone is None:
+        return at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -34,6 +36,23 @@ def headers(outgoing: Outgoing, secret: str | None) -> dict[str, str]:
     if secret:
         sent[SIGNATURE_HEADER] = signature(outgoing.payload, secret)
     return sent
+
+
+def retry_after_s(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks to wait: delta-seconds or an HTTP-date (RFC 9110
+    10.2.3); None when absent or unreadable, a date in the past is 0."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # an HTTP-date is always GMT
+    return max(0.0, (when - now).total_seconds())
 
 
 def is_retried(status: int) -> bool:
@@ -68,6 +87,7 @@ class WebhookSender:
         raise DeliveryFailed(
             f"webhook {self._url} answered {status} {response.reason_phrase}",
             permanent=not is_retried(status),
+            retry_after_s=retry_after_s(response.headers.get("Retry-After"), datetime.now(UTC)),
         )
 
     def close(self) -> None:

@@ -122,6 +122,7 @@ class WebhookReceiver:
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    retry_after: str | None = None  # sent with every answer that is not a success
 
     def answer(self, body: bytes, headers: dict[str, str]) -> int:
         with self.lock:
@@ -138,6 +139,8 @@ def webhook() -> Iterator[WebhookReceiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = receiver.answer(body, dict(self.headers.items()))
             self.send_response(status)
+            if status >= 300 and receiver.retry_after is not None:
+                self.send_header("Retry-After", receiver.retry_after)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

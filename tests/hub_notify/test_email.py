@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from contracts.models import AlertLevel
+from hub.db import session_factory
 from hub.ingest.metrics import Metrics
 from hub.notify import Notifier, NotifySettings
+from hub.registry import service as registry
 from tests.hub_notify.conftest import at, make_alert, notify_settings, queue_alert, rows
 from tests.smtp import SmtpServer
 
@@ -71,6 +73,20 @@ def test_a_warning_arrives_in_french_with_its_headers(
     assert row.sent_at == at(0)
     assert row.attempts == 1
     assert row.next_attempt_at is None
+
+
+def test_times_are_the_workshops_when_the_hub_knows_its_site(
+    engine: Engine, smtp_server: SmtpServer
+) -> None:
+    with session_factory(engine).begin() as db:
+        registry.create_site(db, site_id="dony", name="Ateliers Dony")  # Europe/Brussels
+    settings = mail_settings(smtp_server)
+    queue_alert(engine, make_alert(), settings)
+    with Notifier(engine, settings, mqtt=None, metrics=None) as notifier:
+        assert notifier.deliver_due(at(0)) == 1
+    body = text(smtp_server.wait_for(1)[0])
+    assert "Limite prévue : 2026-12-03 15:00 (Europe/Brussels)" in body
+    assert "Alerte émise : 2026-11-30 10:00 (Europe/Brussels)" in body
 
 
 def test_a_limit_in_english_says_the_machine_is_locked(

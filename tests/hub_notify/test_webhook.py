@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from contracts.codec import decode, encode
 from contracts.models import Alert
 from hub.ingest.metrics import Metrics
 from hub.notify import Notifier, NotifySettings
-from hub.notify.webhook import is_retried
+from hub.notify.webhook import is_retried, retry_after_s
 from tests.hub_notify.conftest import (
     WebhookReceiver,
     at,
@@ -80,6 +81,46 @@ def test_a_server_error_is_retried_and_the_alert_delivered_once(
     assert (row.attempts, row.sent_at, row.abandoned_at) == (2, at(10), None)
     assert metrics.value("alert_delivery_failures_total", channel="webhook") == 1
     assert metrics.value("alerts_sent_total", channel="webhook") == 1
+
+
+def test_a_throttling_receiver_is_left_alone_for_as_long_as_it_asked(
+    engine: Engine, webhook: WebhookReceiver, metrics: Metrics
+) -> None:
+    settings = hook_settings(webhook.url)
+    webhook.statuses = [429]
+    webhook.retry_after = "120"
+    queue_alert(engine, make_alert(), settings)
+    queue_alert(engine, make_alert(), settings)
+    with Notifier(engine, settings, mqtt=None, metrics=metrics) as notifier:
+        assert notifier.deliver_due(at(0)) == 0
+        first = rows(engine)[0]
+        assert first.next_attempt_at == at(120)  # not the 10 s of the first backoff
+        assert notifier.deliver_due(at(60)) == 0  # the other alert waits as well
+        assert len(webhook.received) == 1
+        assert notifier.deliver_due(at(120)) == 2
+    assert metrics.value("alerts_sent_total", channel="webhook") == 2
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    now = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    assert retry_after_s("120", now) == 120.0
+    assert retry_after_s("Sun, 06 Dec 2026 10:05:00 GMT", now) == 300.0
+    assert retry_after_s("Sun, 06 Dec 2026 09:00:00 GMT", now) == 0.0  # already past
+    assert retry_after_s("soon", now) is None
+    assert retry_after_s(None, now) is None
+
+
+def test_a_receiver_asking_for_days_is_tried_again_within_hours(
+    engine: Engine, webhook: WebhookReceiver
+) -> None:
+    settings = hook_settings(webhook.url)
+    webhook.statuses = [503]
+    webhook.retry_after = str(3 * 24 * 3600)
+    queue_alert(engine, make_alert(), settings)
+    with Notifier(engine, settings, mqtt=None, metrics=None) as notifier:
+        notifier.deliver_due(at(0))
+    [row] = rows(engine)
+    assert row.next_attempt_at == at(6 * 3600)
 
 
 def test_a_not_found_is_abandoned_without_retrying(
