@@ -352,7 +352,8 @@ def run(
         api = lab.hub.settings.api
         console.print(
             f"console on http://{api.host}:{api.port}/console/ (API: /docs) · "
-            f"login manager / {lab.manager_password}"
+            f"login manager / {lab.manager_password} · live board, /console/usage, "
+            "/console/devices"
         )
         console.print(
             f"{len(lab.artisans)} artisans, {len(taps)} badge taps planned; "

@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 from hub.billing.models import BillingDocument, DocumentStatus, InvoicedSession
 from hub.billing.validation import fatal, not_applicable, rules
 from hub.db import make_engine, session_factory
+from hub.devices.models import DeviceStatus
 from hub.ledger.models import EventRecord, MachineSession
+from machinerie.ackhub import wait_until
 from machinerie.billing_demo import PRIVATE_PERSON, MonthBilling
 from machinerie.fablab import Fablab, run
 from machinerie.servers import EmbeddedBroker
@@ -112,5 +114,16 @@ def test_demo_serves_the_api_while_it_runs(tmp_path: Path) -> None:
             token = login.json()["access_token"]
             machines = httpx.get(f"{base}/machines", headers={"Authorization": f"Bearer {token}"})
             assert {m["id"] for m in machines.json()} >= {"cnc-1", "laser-1", "printer-3"}
+            # The console's device page: every machine's edge online, its controller named.
+            assert wait_until(lambda: len(_identified(lab)) == len(machines.json()), 15)
+            assert "Grbl" in _identified(lab)["cnc-1"] and "Marlin" in _identified(lab)["printer-1"]
+            assert "machinerie_device_messages_rejected_total{" not in lab.hub.metrics.render()
         finally:
             lab.stop()
+
+
+def _identified(lab: Fablab) -> dict[str, str]:
+    """The devices the hub has seen online, with the firmware their controller reported."""
+    with lab.hub.sessions() as db:
+        rows = db.scalars(select(DeviceStatus).where(DeviceStatus.online)).all()
+        return {row.machine_id: row.firmware or "" for row in rows if row.firmware}
