@@ -104,6 +104,8 @@ class Telemetry:
             data_dir=settings.data_dir,
             # The ledger keeps the sessions: wait for room instead of making the writer drop.
             room=lambda: writer.stats.buffered < config.max_buffer_points // 2,
+            # Replicas commit concurrently: ids may become visible out of order.
+            settle_s=config.session_settle_s if settings.mqtt.group else 0.0,
             metrics=metrics,
         )
 

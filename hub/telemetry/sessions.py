@@ -6,9 +6,12 @@ session; points are written again at worst (same series and time: the store keep
 The exporter waits while the writer's buffer is more than half full, so a backfill or a long
 outage never makes the writer drop what the ledger still holds.
 
-Limit: row ids are the order of the cursor. With several hub replicas on PostgreSQL, a commit
-can land with an id below one already exported; such a session is written to telemetry only
-when the cursor file is removed (the next start exports everything again).
+Row ids are the order of the cursor. With several hub replicas on PostgreSQL, two batches commit
+concurrently, and one may become visible with an id below one already read. So with replicas
+(`settle_s` above 0) a row is exported only once it has been in the ledger for `settle_s`, and
+never past an unsettled one: by then every transaction that took a lower id has committed or
+rolled back (a batch's transaction lasts seconds; the default waits 30). A single hub commits
+its events from one writer, in id order, and exports at once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -53,14 +58,21 @@ class Exported:
     cursor: int
 
 
-def export_after(session: Session, cursor: int, limit: int = BATCH) -> Exported:
-    """The points of up to `limit` sessions ended after event row `cursor` (pure reads)."""
-    rows = session.execute(
-        select(EventRecord.id, EventRecord.payload)
-        .where(EventRecord.type == EventType.SESSION_ENDED.value, EventRecord.id > cursor)
-        .order_by(EventRecord.id)
-        .limit(limit)
-    ).all()
+def export_after(
+    session: Session, cursor: int, limit: int = BATCH, *, settled_by: datetime | None = None
+) -> Exported:
+    """The points of up to `limit` sessions ended after event row `cursor` (pure reads); with
+    `settled_by`, only the rows received by then, up to the first one received later."""
+    found_rows: list[tuple[int, str, datetime]] = [
+        (row_id, payload, received_at)
+        for row_id, payload, received_at in session.execute(
+            select(EventRecord.id, EventRecord.payload, EventRecord.received_at)
+            .where(EventRecord.type == EventType.SESSION_ENDED.value, EventRecord.id > cursor)
+            .order_by(EventRecord.id)
+            .limit(limit)
+        )
+    ]
+    rows = [(row_id, payload) for row_id, payload, _ in _settled(found_rows, settled_by)]
     if not rows:
         return Exported([], 0, cursor)
     ids = [_session_id(payload) for _, payload in rows]
@@ -70,6 +82,16 @@ def export_after(session: Session, cursor: int, limit: int = BATCH) -> Exported:
         )
     ).all()
     return Exported(_points(session, found), len(found), rows[-1][0])
+
+
+def _settled(
+    rows: list[tuple[int, str, datetime]], settled_by: datetime | None
+) -> list[tuple[int, str, datetime]]:
+    """The rows in the ledger since `settled_by`, up to the first one that came later: a later
+    row may have a lower id than one not yet visible, so nothing past it is exported yet."""
+    if settled_by is None:
+        return rows
+    return list(takewhile(lambda row: row[2] <= settled_by, rows))
 
 
 def _session_id(payload: str) -> UUID | None:
@@ -127,9 +149,13 @@ class SessionExport:
         data_dir: Path,
         room: Callable[[], bool] = lambda: True,
         poll_s: float = POLL_S,
+        settle_s: float = 0.0,
         metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sessions = session_factory(engine)
+        self._settle = timedelta(seconds=settle_s) if settle_s > 0 else None
+        self._clock = clock
         self._offer = offer
         self._room = room
         self._cursor_path = data_dir / CURSOR_FILE
@@ -163,8 +189,9 @@ class SessionExport:
         """Export one batch if the writer has room; the number of sessions exported."""
         if not self._room():
             return 0
+        settled_by = None if self._settle is None else self._clock() - self._settle
         with self._sessions() as session:
-            exported = export_after(session, self.cursor)
+            exported = export_after(session, self.cursor, settled_by=settled_by)
         if exported.cursor == self.cursor:
             return 0
         self._offer(exported.lines)
@@ -181,6 +208,8 @@ class SessionExport:
                 self._stop.wait(RETRY_S)
                 continue
             if not busy:
+                # With a settle delay, a woken exporter may find nothing settled yet: the poll
+                # brings it back.
                 self._wake.wait(self._poll_s)
                 self._wake.clear()
 

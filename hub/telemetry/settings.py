@@ -23,3 +23,6 @@ class TelemetrySettings(BaseModel):
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)  # one write request
+    # With hub replicas (`[mqtt] group`), a closed session is exported once it has been in the
+    # ledger this long, so a replica's slower commit is never skipped (hub.telemetry.sessions).
+    session_settle_s: float = Field(default=30.0, ge=0)
