@@ -3,15 +3,22 @@
 A client of its own subscribes to every device's retained `status` (QoS 1: a device's last
 will says when it went away) and its `telemetry` (QoS 0). Each status from the device its
 machine has registered is kept in `device_status`; the newest sample per device stays in
-memory, for the live board's job progress. A status or sample that is malformed, names another
-device than its topic, or comes from a device no machine has, is refused, counted by reason and
-logged once a minute; nothing else is affected.
+memory, for the live board's job progress. Statuses are written by a thread of their own, at
+most once a second, all devices in one transaction: paho's thread never waits for the database
+(a slow one would make it miss its keepalive), and a device flooding statuses costs the ledger
+one short write a second, not one per message; a device's last few statuses are applied in
+the order they came, so a late will is judged against what came before it.
+
+A status or sample that is malformed, names another device than its topic, or comes from a
+device no machine has, is refused, counted by reason and logged once a minute; nothing else is
+affected.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +41,9 @@ paho_log = logging.getLogger(f"{__name__}.paho")
 paho_log.addFilter(QuietDisconnect())
 
 Clock = Callable[[], datetime]
+FLUSH_S = 1.0
+# Statuses kept per device between two writes; a flood beyond keeps the newest.
+MAX_PENDING = 8
 
 
 def _utc_now() -> datetime:
@@ -52,7 +62,8 @@ Latest = Callable[[str, str], Heard | None]
 
 
 class DeviceWatch:
-    """`handle` is the whole decision, usable without a broker; `start` subscribes."""
+    """`handle` judges a message, usable without a broker; `flush` writes the statuses it
+    queued (`start` does so every second, and subscribes)."""
 
     def __init__(
         self,
@@ -77,14 +88,61 @@ class DeviceWatch:
         # Not shared between replicas: each one's console shows every device.
         self._subscription = Subscription(login, "devices", filters, self.handle, paho_log)
         self._samples: dict[tuple[str, str], Heard] = {}
+        self._pending: dict[str, deque[tuple[Status, datetime]]] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> DeviceWatch:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="device-watch", daemon=True)
+        self._thread.start()
         self._subscription.start()
         return self
 
     def stop(self) -> None:
         self._subscription.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self.flush()
+
+    def flush(self) -> int:
+        """Write the statuses received since the last flush; how many were kept."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            with writing(self._sessions) as session:
+                kept = sum(self._record(session, queued) for queued in pending.values())
+        except SQLAlchemyError as exc:
+            # Devices repeat their status every minute, and the broker retains the last.
+            count = sum(len(queued) for queued in pending.values())
+            self._refuse("store", f"{count} device statuses not stored: {exc}")
+            return 0
+        self._metrics.inc("device_statuses_total", kept)
+        return kept
+
+    def _record(self, session: Session, queued: deque[tuple[Status, datetime]]) -> int:
+        kept = 0
+        for status, received_at in queued:
+            wrong = registered_machine(session, status)
+            if wrong is not None:
+                self._refuse("unregistered", f"status refused: {wrong}")
+                continue
+            record_status(session, status, received_at)
+            kept += 1
+        return kept
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_S):
+            try:
+                self.flush()
+            except Exception:
+                # Whatever it was, the next second tries again with what came since.
+                log.exception("device statuses not written")
 
     def wait_subscribed(self, timeout: float) -> bool:
         return self._subscription.wait_subscribed(timeout)
@@ -95,7 +153,7 @@ class DeviceWatch:
             return self._samples.get((site, device_id))
 
     def handle(self, topic: str, payload: bytes) -> bool:
-        """Keep the status or sample; False (counted, logged) when it is refused."""
+        """Keep the sample, or queue the status; False (counted, logged) when it is refused."""
         try:
             where = parse(topic, self._prefix)
             if where.kind is Kind.STATUS:
@@ -109,21 +167,12 @@ class DeviceWatch:
         return False
 
     def _status(self, where: Topic, status: Status) -> bool:
+        """Queue the status for the next write (where its device's registration is checked)."""
         if not self._from_topic(where, status.site, status.device_id):
             return False
-        try:
-            with writing(self._sessions) as session:
-                wrong = registered_machine(session, status)
-                if wrong is None:
-                    record_status(session, status, self._clock())
-        except SQLAlchemyError as exc:
-            # The device repeats its status every minute, and the broker retains the last.
-            self._refuse("store", f"status of {status.device_id} not stored: {exc}")
-            return False
-        if wrong is not None:
-            self._refuse("unregistered", f"status on {where} refused: {wrong}")
-            return False
-        self._metrics.inc("device_statuses_total")
+        with self._lock:
+            queued = self._pending.setdefault(status.device_id, deque(maxlen=MAX_PENDING))
+            queued.append((status, self._clock()))
         return True
 
     def _sample(self, where: Topic, sample: Telemetry) -> bool:

@@ -17,7 +17,7 @@ from contracts.topics import Kind, topic
 from hub.api.models import UserRole
 from hub.devices.health import Reach, device_health, record_status
 from hub.devices.models import DeviceStatus
-from hub.devices.watch import DeviceWatch
+from hub.devices.watch import MAX_PENDING, DeviceWatch
 from hub.ledger.service import record_events
 from hub.mqtt import BrokerLogin
 from hub.registry import service as registry
@@ -164,8 +164,10 @@ def test_the_watch_keeps_statuses_of_registered_devices_and_counts_the_rest(
     laser_topic = topic("dony", "laser-1-pi", Kind.STATUS)
     assert not watch.handle(laser_topic, b"{not json")
     assert not watch.handle(laser_topic, encode(status("mill-1-pi", "mill-1")))  # forged
-    assert not send(watch, status("cupboard-pi", "cupboard"))  # no machine has it
-    assert not send(watch, status("mill-1-pi", "laser-1"))  # registered to another machine
+    # Queued, then refused when written: no machine has it; registered to another machine.
+    assert send(watch, status("cupboard-pi", "cupboard"))
+    assert send(watch, status("mill-1-pi", "laser-1"))
+    assert watch.flush() == 1
     rejected = {
         reason: api.metrics.value("device_messages_rejected_total", reason=reason)
         for reason in ("malformed", "forged", "unregistered")
@@ -176,6 +178,20 @@ def test_the_watch_keeps_statuses_of_registered_devices_and_counts_the_rest(
     kept = db.get(DeviceStatus, "laser-1-pi")
     assert kept is not None and kept.holder == "m-0001" and kept.received_at == T0
     assert db.get(DeviceStatus, "mill-1-pi") is None
+
+
+def test_a_flooding_device_costs_one_write_and_its_newest_status_wins(
+    api: Api, db: Session
+) -> None:
+    three_machines(db)
+    watch = watch_at(api, [T0])
+    for n in range(1000):
+        send(watch, status(time=T0 + timedelta(milliseconds=n), outbox_backlog=n))
+    assert watch.flush() == MAX_PENDING  # the newest few, in order; the rest never written
+    assert watch.flush() == 0
+    db.expire_all()
+    kept = db.get(DeviceStatus, "laser-1-pi")
+    assert kept is not None and kept.outbox_backlog == 999
 
 
 def test_the_watch_keeps_each_devices_newest_sample(api: Api, db: Session) -> None:
@@ -214,13 +230,14 @@ def _holder() -> OpenSession:
 
 def test_the_device_page_shows_each_devices_health_in_french(api: Api, db: Session) -> None:
     three_machines(db)
-    watch = watch_at(api, [T0 - timedelta(minutes=1)])
+    clock = [T0 - timedelta(minutes=1)]
+    watch = watch_at(api, clock)
     send(watch, status(outbox_backlog=250))
     send(watch, status("mill-1-pi", "mill-1", firmware=None, relay_on=False, locked=True))
-    watch_at(api, [T0]).handle(
-        topic("dony", "mill-1-pi", Kind.STATUS),
-        encode(will().model_copy(update={"device_id": "mill-1-pi", "machine_id": "mill-1"})),
-    )
+    clock[0] = T0
+    # In the same second as its last status: the mill's will is applied after it.
+    send(watch, will().model_copy(update={"device_id": "mill-1-pi", "machine_id": "mill-1"}))
+    watch.flush()
     api.app.state.device_watch = watch
     api.add_user("maintenance", UserRole.MAINTAINER)
     page = logged_in(api, "maintenance").get("/console/devices")
