@@ -9,12 +9,11 @@ answer. Nothing here raises: anything unusable is `Unknown`.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 
+from firmware_bridge.jsonbody import document, excerpt, number
+
 MAX_BODY = 1 << 18  # a job or printer document is a few hundred bytes
-EXCERPT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +91,12 @@ FLAG_KEYS = {
 
 
 def parse_job(status_code: int, body: bytes | str) -> JobStatus | Unknown:
-    doc = _document(body) if status_code == 200 else None
+    doc = document(body, MAX_BODY) if status_code == 200 else None
     if not isinstance(doc, dict):
-        return Unknown(f"HTTP {status_code} for /api/job: {_excerpt(body)}")
+        return Unknown(f"HTTP {status_code} for /api/job: {excerpt(body)}")
     state = _text(doc.get("state"))
     if not state:
-        return Unknown(_excerpt(body))
+        return Unknown(excerpt(body))
     job = _as_dict(doc.get("job"))
     file = _as_dict(job.get("file"))
     progress = _as_dict(doc.get("progress"))
@@ -114,24 +113,24 @@ def parse_job(status_code: int, body: bytes | str) -> JobStatus | Unknown:
 
 
 def parse_version(status_code: int, body: bytes | str) -> Version | Unknown:
-    doc = _document(body) if status_code == 200 else None
+    doc = document(body, MAX_BODY) if status_code == 200 else None
     if not isinstance(doc, dict):
-        return Unknown(f"HTTP {status_code} for /api/version: {_excerpt(body)}")
+        return Unknown(f"HTTP {status_code} for /api/version: {excerpt(body)}")
     server = _text(doc.get("server"))
     text = _text(doc.get("text")) or (f"OctoPrint {server}" if server else "")
-    return Version(text) if text else Unknown(_excerpt(body))
+    return Version(text) if text else Unknown(excerpt(body))
 
 
 def parse_printer(status_code: int, body: bytes | str) -> PrinterStatus | Disconnected | Unknown:
     if status_code == 409:
         return Disconnected()
-    doc = _document(body) if status_code == 200 else None
+    doc = document(body, MAX_BODY) if status_code == 200 else None
     if not isinstance(doc, dict):
-        return Unknown(f"HTTP {status_code} for /api/printer: {_excerpt(body)}")
+        return Unknown(f"HTTP {status_code} for /api/printer: {excerpt(body)}")
     state = _as_dict(doc.get("state"))
     text = _text(state.get("text"))
     if not text:
-        return Unknown(_excerpt(body))
+        return Unknown(excerpt(body))
     flags = _as_dict(state.get("flags"))
     actual, target = _temperatures(doc.get("temperature"))
     return PrinterStatus(
@@ -164,29 +163,3 @@ def _as_dict(value: object) -> dict[object, object]:
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _document(body: bytes | str) -> object:
-    if len(body) > MAX_BODY:
-        return None
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _excerpt(body: bytes | str) -> str:
-    text = body[:EXCERPT]
-    return text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
-
-
-def number(value: object) -> float | None:
-    """A finite JSON number as a float; None for anything else (booleans included)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        result = float(value)
-    except OverflowError:
-        return None
-    return result if math.isfinite(result) else None

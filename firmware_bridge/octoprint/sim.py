@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import Message
-from urllib.parse import urlsplit
 
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.httpsim import LoopbackHttp, Reply, json_reply
+from firmware_bridge.httpsim import Reply, json_reply
 from firmware_bridge.model import JobOutcome
+from firmware_bridge.printsim import SimJob, SimulatedPrinter
 
 TICK_S = 0.02
-AMBIENT_C = 22.0
 NOZZLE_C = 220.0
 BED_C = 60.0
 FILE_DATE = 1700000000
@@ -45,23 +42,12 @@ CANCELLABLE = frozenset({"Starting", "Printing", "Pausing", "Paused", "Resuming"
 OPERATIONAL = frozenset({"Operational", *SETTLES, "Printing", "Paused"})
 
 
-@dataclass
-class SimJob:
-    """One print as the simulated printer ran it (times on the simulator's clock)."""
+class OctoPrintSimulator(SimulatedPrinter):
+    """A simulated OctoPrint instance (`serve` starts one printing by itself)."""
 
-    name: str
-    start: float
-    duration_s: float
-    end: float | None = None
-    outcome: JobOutcome | None = None
-    printing_s: float = 0.0
-
-
-class OctoPrintSimulator:
-    """Start with `start()` (or `serve`), drive with the methods below, `stop()` to drop it.
-
-    `stop()` then `start()` again serves the same port, as a restarted OctoPrint would.
-    """
+    printing = "Printing"
+    extension = ".gcode"
+    inject_path = "/api/job"
 
     def __init__(
         self,
@@ -73,60 +59,22 @@ class OctoPrintSimulator:
         tick_s: float = TICK_S,
         transition_s: float = 0.1,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(
+            host=host, port=port, clock=clock, tick_s=tick_s, targets_c=(NOZZLE_C, BED_C)
+        )
         # OctoPrint generates a random key per application; so does the simulator.
         self.api_key = api_key if api_key is not None else secrets.token_hex(16).upper()
-        self.jobs: list[SimJob] = []
-        self.requests: list[tuple[str, int]] = []  # (path, HTTP status) of each answer
-        self.lock = threading.RLock()  # held while the printer changes: tests may hold it too
-        self._clock = clock
         self._transition_s = transition_s
         self._state = "Operational"
         self._error = ""
         self._until: float | None = None  # when the transient state settles
-        self._job: SimJob | None = None  # the print on the bed
         self._selected: SimJob | None = None  # the file the job document shows
-        self._autoplay: tuple[float, float] | None = None
-        self._next_autoplay = 0.0
-        self._injected: list[tuple[str, Reply]] = []
-        self._nozzle = AMBIENT_C
-        self._bed = AMBIENT_C
-        self._last = clock()
-        self._http = LoopbackHttp(
-            host,
-            port,
-            lambda path, headers: self.answer(path, headers.get("X-Api-Key")),
-            self._tick,
-            tick_s,
-        )
-
-    @property
-    def url(self) -> str:
-        return self._http.url
 
     @property
     def state(self) -> str:
         with self.lock:
             self._advance()
             return self._state
-
-    # -- serving -----------------------------------------------------------------------
-
-    def start(self) -> OctoPrintSimulator:
-        self._http.start()
-        self.port = self._http.port
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and cut every open connection; the printer's state is kept."""
-        self._http.stop()
-
-    def __enter__(self) -> OctoPrintSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     # -- driving the printer -----------------------------------------------------------
 
@@ -180,74 +128,27 @@ class OctoPrintSimulator:
             if self._state not in OPERATIONAL:
                 self._state, self._error = "Operational", ""
 
-    def autoplay(self, every_s: float, duration_s: float) -> None:
-        """Start a `duration_s` print every `every_s` seconds whenever the printer is free."""
-        with self.lock:
-            now = self._advance()
-            self._autoplay, self._next_autoplay = (every_s, duration_s), now
-            self._autoplay_step(now)
-
-    def inject(
-        self, body: bytes, *, path: str = "/api/job", status: int = 200, count: int = 1
-    ) -> None:
-        """Answer the next `count` authorised requests for `path` with this body."""
-        with self.lock:
-            self._injected += [(path, Reply(status, body))] * count
-
-    def busy_seconds(self) -> float:
-        with self.lock:
-            self._advance()
-            return sum(job.printing_s for job in self.jobs)
-
     # -- the printer's clock -----------------------------------------------------------
 
-    def _request(self, path: str, headers: Message) -> Reply:
-        return self.answer(path, headers.get("X-Api-Key"))
+    def _printed(self, at: float) -> None:
+        self._enter("Finishing", at)
 
-    def _tick(self) -> None:
-        with self.lock:
-            self._advance()
-
-    def _advance(self) -> float:
-        now = self._clock()
-        elapsed = max(0.0, now - self._last)
-        self._last = now
-        job = self._job
-        if job is not None and self._state == "Printing":
-            remaining = job.duration_s - job.printing_s
-            if elapsed < remaining:
-                job.printing_s += elapsed
-            else:
-                job.printing_s = job.duration_s
-                # The last line went out between two ticks: the truth is the exact instant.
-                self._enter("Finishing", now - (elapsed - remaining))
+    def _settle(self, now: float) -> None:
         if self._until is not None and now >= self._until:
-            self._settle()
-        share = min(1.0, elapsed / 2.0)
-        hot = self._job is not None
-        self._nozzle += ((NOZZLE_C if hot else AMBIENT_C) - self._nozzle) * share
-        self._bed += ((BED_C if hot else AMBIENT_C) - self._bed) * share
-        self._autoplay_step(now)
-        return now
+            self._settle_transient()
+
+    def _free(self) -> bool:
+        return self._state == "Operational"
 
     def _enter(self, state: str, at: float) -> None:
         self._state, self._until = state, at + self._transition_s
 
-    def _settle(self) -> None:
+    def _settle_transient(self) -> None:
         settled_at = self._until if self._until is not None else self._last
         following, outcome = SETTLES.get(self._state, (self._state, None))
         self._state, self._until = following, None
         if outcome is not None:
             self._end(outcome, settled_at)
-
-    def _autoplay_step(self, now: float) -> None:
-        if self._autoplay is None or now < self._next_autoplay:
-            return
-        if self._state != "Operational":
-            return
-        every_s, duration_s = self._autoplay
-        self._next_autoplay = now + every_s
-        self.start_print(f"autoplay_{len(self.jobs) + 1:03d}.gcode", duration_s)
 
     def _end(self, outcome: JobOutcome, at: float) -> None:
         job = self._job
@@ -322,22 +223,13 @@ class OctoPrintSimulator:
 
     # -- answering requests ------------------------------------------------------------
 
-    def answer(self, target: str, key: str | None) -> Reply:
-        path = urlsplit(target).path
-        with self.lock:
-            self._advance()
-            if key is None or not hmac.compare_digest(key, self.api_key):
-                reply = Reply(403, b"<h1>403 Forbidden</h1>")
-            else:
-                reply = self._route(path)
-            self.requests.append((path, reply.status))
-            return reply
+    def _refusal(self, target: str, headers: Message, now: float) -> Reply | None:
+        key = headers.get("X-Api-Key")
+        if key is None or not hmac.compare_digest(key, self.api_key):
+            return Reply(403, b"<h1>403 Forbidden</h1>")
+        return None
 
     def _route(self, path: str) -> Reply:
-        for index, (injected_path, reply) in enumerate(self._injected):
-            if injected_path == path:
-                del self._injected[index]
-                return reply
         if path == "/api/job":
             return json_reply(self._job_document())
         if path == "/api/version":

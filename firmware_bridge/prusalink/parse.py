@@ -10,13 +10,12 @@ unusable is `Unknown`.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import re
 from dataclasses import dataclass
 
+from firmware_bridge.jsonbody import EXCERPT, document, excerpt, number
+
 MAX_BODY = 1 << 18  # a status document is under 1 kB
-EXCERPT = 200
 
 # The openapi enum spells it ATTTENTION; the firmware sends ATTENTION.
 STATE_ALIASES = {"ATTTENTION": "ATTENTION"}
@@ -81,19 +80,19 @@ class NoJob:
 
 
 def parse_status(body: bytes | str) -> Status | Unknown:
-    doc = _document(body)
+    doc = document(body, MAX_BODY)
     if not isinstance(doc, dict):
-        return Unknown(_excerpt(body))
+        return Unknown(excerpt(body))
     printer = _printer(doc.get("printer"))
     if printer is None:
-        return Unknown(_excerpt(body))
+        return Unknown(excerpt(body))
     return Status(printer, _status_job(doc.get("job")))
 
 
 def parse_version(status_code: int, body: bytes | str) -> Version | Unknown:
-    doc = _document(body) if status_code == 200 else None
+    doc = document(body, MAX_BODY) if status_code == 200 else None
     if not isinstance(doc, dict):
-        return Unknown(f"HTTP {status_code} for /api/version: {_excerpt(body)}")
+        return Unknown(f"HTTP {status_code} for /api/version: {excerpt(body)}")
     firmware = doc.get("firmware")
     return Version(firmware if isinstance(firmware, str) else "")
 
@@ -101,13 +100,13 @@ def parse_version(status_code: int, body: bytes | str) -> Version | Unknown:
 def parse_job(status_code: int, body: bytes | str) -> JobInfo | NoJob | Unknown:
     if status_code == 204:
         return NoJob()
-    doc = _document(body) if status_code == 200 else None
+    doc = document(body, MAX_BODY) if status_code == 200 else None
     if not isinstance(doc, dict):
-        return Unknown(f"HTTP {status_code}: {_excerpt(body)}")
+        return Unknown(f"HTTP {status_code}: {excerpt(body)}")
     job_id = _job_id(doc.get("id"))
     state = _state(doc.get("state"))
     if job_id is None or state is None:
-        return Unknown(_excerpt(body))
+        return Unknown(excerpt(body))
     return JobInfo(
         job_id,
         state,
@@ -175,32 +174,6 @@ def _job_id(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
-
-
-def _document(body: bytes | str) -> object:
-    if len(body) > MAX_BODY:
-        return None
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _excerpt(body: bytes | str) -> str:
-    text = body[:EXCERPT]
-    return text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
-
-
-def number(value: object) -> float | None:
-    """A finite JSON number as a float; None for anything else (booleans included)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        result = float(value)
-    except OverflowError:
-        return None
-    return result if math.isfinite(result) else None
 
 
 # -- HTTP Digest (RFC 7616) ------------------------------------------------------------

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import Message
-from urllib.parse import urlsplit
+from typing import Self
 
 from firmware_bridge.errors import BridgeError
-from firmware_bridge.httpsim import LoopbackHttp, Reply, json_reply
+from firmware_bridge.httpsim import Reply, json_reply
 from firmware_bridge.model import JobOutcome
+from firmware_bridge.printsim import SimJob, SimulatedPrinter
 from firmware_bridge.prusalink.parse import (
     Credentials,
     challenge_header,
@@ -34,7 +33,6 @@ from firmware_bridge.prusalink.parse import (
 
 TICK_S = 0.05
 REALM = "Printer API"
-AMBIENT_C = 22.0
 NOZZLE_C = 215.0
 BED_C = 60.0
 FIRST_JOB_ID = 100
@@ -46,24 +44,12 @@ ENDED_STATE = {
 }
 
 
-@dataclass
-class SimJob:
-    """One print as the simulated printer ran it (times on the simulator's clock)."""
+class PrusaLinkSimulator(SimulatedPrinter):
+    """A simulated Prusa printer (`serve` starts one printing by itself)."""
 
-    job_id: int
-    name: str
-    start: float
-    duration_s: float
-    end: float | None = None
-    outcome: JobOutcome | None = None
-    printing_s: float = 0.0
-
-
-class PrusaLinkSimulator:
-    """Start with `start()` (or `serve`), drive with the methods below, `stop()` to drop it.
-
-    `stop()` then `start()` again serves the same port, as a rebooted printer would.
-    """
+    printing = "PRINTING"
+    extension = ".bgcode"
+    inject_path = "/api/v1/status"
 
     def __init__(
         self,
@@ -77,15 +63,12 @@ class PrusaLinkSimulator:
         hold_s: float = 2.0,
         nonce_ttl_s: float = 300.0,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(
+            host=host, port=port, clock=clock, tick_s=tick_s, targets_c=(NOZZLE_C, BED_C)
+        )
         self.user = user
         # Printers show a random password on their screen; so does the simulator (`.password`).
         self.password = password if password is not None else secrets.token_urlsafe(9)
-        self.jobs: list[SimJob] = []
-        self.requests: list[tuple[str, int]] = []  # (path, HTTP status) of each answer
-        self.lock = threading.RLock()  # held while the printer changes: tests may hold it too
-        self._clock = clock
         self._hold_s = hold_s
         self._nonce_ttl_s = nonce_ttl_s
         self._nonces: dict[str, float] = {}  # nonce → when issued
@@ -93,47 +76,17 @@ class PrusaLinkSimulator:
         self._opaque = secrets.token_hex(8)
         self._state = "IDLE"
         self._message = "OK"
-        self._job: SimJob | None = None  # the print on the bed
         self._shown: SimJob | None = None  # the print the status shows (kept while held)
         self._hold_until: float | None = None
-        self._autoplay: tuple[float, float] | None = None
-        self._next_autoplay = 0.0
-        self._injected: list[tuple[str, Reply]] = []
-        self._nozzle = AMBIENT_C
-        self._bed = AMBIENT_C
-        self._last = clock()
-        self._http = LoopbackHttp(
-            host,
-            port,
-            lambda path, headers: self.answer("GET", path, headers.get("Authorization")),
-            self._tick,
-            tick_s,
-        )
-
-    @property
-    def url(self) -> str:
-        return self._http.url
 
     # -- serving -----------------------------------------------------------------------
 
-    def start(self) -> PrusaLinkSimulator:
+    def start(self) -> Self:
         with self.lock:
             # A rebooted printer has forgotten its nonces: clients meet a fresh challenge.
             self._nonces.clear()
             self._counts.clear()
-        self._http.start()
-        self.port = self._http.port
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and cut every open connection; the printer's state is kept."""
-        self._http.stop()
-
-    def __enter__(self) -> PrusaLinkSimulator:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        return super().start()
 
     # -- driving the printer -----------------------------------------------------------
 
@@ -142,7 +95,7 @@ class PrusaLinkSimulator:
             now = self._advance()
             if self._job is not None or self._state in ("ERROR", "ATTENTION", "BUSY"):
                 raise BridgeError(f"cannot start {name!r}: printer is {self._state}")
-            job = SimJob(FIRST_JOB_ID + len(self.jobs), name, now, duration_s)
+            job = SimJob(name, now, duration_s, job_id=FIRST_JOB_ID + len(self.jobs))
             self.jobs.append(job)
             self._job = self._shown = job
             self._state, self._hold_until = "PRINTING", None
@@ -189,70 +142,19 @@ class PrusaLinkSimulator:
             if self._state == "ERROR":
                 self._state, self._message, self._shown = "IDLE", "OK", None
 
-    def autoplay(self, every_s: float, duration_s: float) -> None:
-        """Start a `duration_s` print every `every_s` seconds whenever the printer is free."""
-        with self.lock:
-            now = self._advance()
-            self._autoplay, self._next_autoplay = (every_s, duration_s), now
-            self._autoplay_step(now)
-
-    def inject(
-        self, body: bytes, *, path: str = "/api/v1/status", status: int = 200, count: int = 1
-    ) -> None:
-        """Answer the next `count` authenticated requests for `path` with this body."""
-        with self.lock:
-            self._injected += [(path, Reply(status, body))] * count
-
-    def pending_injections(self) -> int:
-        with self.lock:
-            return len(self._injected)
-
-    def busy_seconds(self) -> float:
-        with self.lock:
-            self._advance()
-            return sum(job.printing_s for job in self.jobs)
-
     # -- the printer's clock -----------------------------------------------------------
 
-    def _request(self, path: str, headers: Message) -> Reply:
-        return self.answer("GET", path, headers.get("Authorization"))
+    def _printed(self, at: float) -> None:
+        self._end(JobOutcome.COMPLETED, at=at)
 
-    def _tick(self) -> None:
-        with self.lock:
-            self._advance()
-
-    def _advance(self) -> float:
-        now = self._clock()
-        elapsed = max(0.0, now - self._last)
-        self._last = now
-        job = self._job
-        if job is not None and self._state == "PRINTING":
-            remaining = job.duration_s - job.printing_s
-            if elapsed < remaining:
-                job.printing_s += elapsed
-            else:
-                job.printing_s = job.duration_s
-                # The print finished between two ticks: the truth is the exact instant.
-                self._end(JobOutcome.COMPLETED, at=now - (elapsed - remaining))
+    def _settle(self, now: float) -> None:
         if self._hold_until is not None and now >= self._hold_until:
             self._hold_until, self._shown = None, None
             if self._state in ("FINISHED", "STOPPED"):
                 self._state = "IDLE"
-        share = min(1.0, elapsed / 2.0)
-        hot = self._job is not None
-        self._nozzle += ((NOZZLE_C if hot else AMBIENT_C) - self._nozzle) * share
-        self._bed += ((BED_C if hot else AMBIENT_C) - self._bed) * share
-        self._autoplay_step(now)
-        return now
 
-    def _autoplay_step(self, now: float) -> None:
-        if self._autoplay is None or now < self._next_autoplay:
-            return
-        if self._job is not None or self._state not in ("IDLE", "FINISHED", "STOPPED"):
-            return
-        every_s, duration_s = self._autoplay
-        self._next_autoplay = now + every_s
-        self.start_print(f"autoplay_{len(self.jobs) + 1:03d}.bgcode", duration_s)
+    def _free(self) -> bool:
+        return self._job is None and self._state in ("IDLE", "FINISHED", "STOPPED")
 
     def _end(self, outcome: JobOutcome, at: float | None = None) -> None:
         job = self._job
@@ -344,20 +246,11 @@ class PrusaLinkSimulator:
 
     # -- answering requests ------------------------------------------------------------
 
-    def answer(self, method: str, target: str, authorization: str | None) -> Reply:
-        path = urlsplit(target).path
-        with self.lock:
-            now = self._advance()
-            verdict = self._verify(method, target, authorization, now)
-            reply = self._route(path) if verdict is None else self._challenge(now, stale=verdict)
-            self.requests.append((path, reply.status))
-            return reply
+    def _refusal(self, target: str, headers: Message, now: float) -> Reply | None:
+        verdict = self._verify("GET", target, headers.get("Authorization"), now)
+        return None if verdict is None else self._challenge(now, stale=verdict)
 
     def _route(self, path: str) -> Reply:
-        for index, (injected_path, reply) in enumerate(self._injected):
-            if injected_path == path:
-                del self._injected[index]
-                return reply
         if path == "/api/v1/status":
             return json_reply(self._status())
         if path == "/api/v1/job":

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,29 +23,8 @@ from firmware_bridge.moonraker.parse import (
     parse_frame,
 )
 from firmware_bridge.moonraker.sim import MoonrakerSimulator, serve
+from tests.firmware_bridge.links import following, wait_for
 from tests.firmware_bridge.recording import RecordingSink
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-@contextmanager
-def following(link: MoonrakerLink) -> Iterator[RecordingSink]:
-    sink = RecordingSink()
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(sink, stop), daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive(), "the link did not return after stop"
 
 
 def state_is(sink: RecordingSink, state: MachineState) -> Callable[[], bool]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,38 +15,13 @@ from firmware_bridge.model import JobOutcome, MachineState
 from firmware_bridge.octoprint.link import OctoPrintLink
 from firmware_bridge.octoprint.parse import Unknown, parse_job, parse_printer
 from firmware_bridge.octoprint.sim import OctoPrintSimulator, serve
+from tests.firmware_bridge.links import following, state_is, stop_then_restart, wait_for
 from tests.firmware_bridge.recording import RecordingSink
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-@contextmanager
-def following(link: OctoPrintLink) -> Iterator[RecordingSink]:
-    sink = RecordingSink()
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(sink, stop), daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive(), "the link did not return after stop"
 
 
 def link_to(sim: OctoPrintSimulator, **options: float) -> OctoPrintLink:
     settings = {"poll_s": 0.03, "backoff_s": 0.05, "max_backoff_s": 0.2} | options
     return OctoPrintLink(sim.url, sim.api_key, **settings)
-
-
-def state_is(sink: RecordingSink, state: MachineState) -> Callable[[], bool]:
-    return lambda: (view := sink.latest()) is not None and view.state is state
 
 
 def ended(sink: RecordingSink, count: int) -> Callable[[], bool]:
@@ -141,15 +114,7 @@ def test_a_wrong_key_is_reported_offline_once() -> None:
 
 def test_server_stopped_is_offline_and_views_return_after_restart() -> None:
     with OctoPrintSimulator() as sim, following(link_to(sim)) as sink:
-        wait_for(state_is(sink, MachineState.IDLE))
-        sim.stop()
-        wait_for(lambda: len(sink.offlines) == 1)
-        assert "unreachable" in sink.offlines[0][1]
-        down = sink.offlines[0][0]
-        time.sleep(0.3)  # retries fail meanwhile, without repeating the same reason
-        assert len(sink.offlines) == 1
-        sim.start()
-        wait_for(lambda: any(at > down + 0.3 for at, _ in sink.views))
+        stop_then_restart(sim, sink)
     assert len(sink.offlines) == 1
 
 

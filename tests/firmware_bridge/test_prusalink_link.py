@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,38 +15,12 @@ from firmware_bridge.model import JobOutcome, MachineState
 from firmware_bridge.prusalink.link import PrusaLinkLink
 from firmware_bridge.prusalink.parse import Unknown, parse_status
 from firmware_bridge.prusalink.sim import PrusaLinkSimulator, serve
-from tests.firmware_bridge.recording import RecordingSink
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-@contextmanager
-def following(link: PrusaLinkLink) -> Iterator[RecordingSink]:
-    sink = RecordingSink()
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(sink, stop), daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        stop.set()
-        thread.join(5)
-        assert not thread.is_alive(), "the link did not return after stop"
+from tests.firmware_bridge.links import following, state_is, stop_then_restart, wait_for
 
 
 def link_to(sim: PrusaLinkSimulator, **options: float) -> PrusaLinkLink:
     settings = {"poll_s": 0.05, "backoff_s": 0.05, "max_backoff_s": 0.2} | options
     return PrusaLinkLink(sim.url, "maker", sim.password, **settings)
-
-
-def state_is(sink: RecordingSink, state: MachineState) -> Callable[[], bool]:
-    return lambda: (view := sink.latest()) is not None and view.state is state
 
 
 def challenges(sim: PrusaLinkSimulator) -> int:
@@ -137,15 +108,7 @@ def test_stale_nonces_are_renewed_without_a_refusal() -> None:
 
 def test_server_stopped_is_offline_and_views_return_after_restart() -> None:
     with PrusaLinkSimulator() as sim, following(link_to(sim)) as sink:
-        wait_for(state_is(sink, MachineState.IDLE))
-        sim.stop()
-        wait_for(lambda: len(sink.offlines) == 1)
-        assert "unreachable" in sink.offlines[0][1]
-        down = sink.offlines[0][0]
-        time.sleep(0.3)  # retries fail meanwhile, without repeating the same reason
-        assert len(sink.offlines) == 1
-        sim.start()  # a rebooted printer: it has forgotten its nonces too
-        wait_for(lambda: any(at > down + 0.3 for at, _ in sink.views))
+        stop_then_restart(sim, sink)  # a rebooted printer: it has forgotten its nonces too
     assert len(sink.offlines) == 1
     assert challenges(sim) == 2
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,31 +16,15 @@ from firmware_bridge.model import MeterReading
 from firmware_bridge.pzem.link import PzemLink
 from firmware_bridge.pzem.sim import WRAP_WH, PzemSimulator, scaled_clock, serve
 from firmware_bridge.simport import PtyServer
+from tests.firmware_bridge import links
+from tests.firmware_bridge.links import following
 from tests.firmware_bridge.recording import RecordingSink
 
 HOUR_PER_SECOND = 3600.0  # simulated clock rate: a real second meters an hour
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-@contextmanager
-def following(link: PzemLink) -> Iterator[RecordingSink]:
-    sink = RecordingSink()
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(sink, stop), daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        stop.set()
-        thread.join(2.0)
-    assert not thread.is_alive(), "the link did not return after stop"
+    links.wait_for(predicate, timeout, what)
 
 
 def readings(sink: RecordingSink) -> list[MeterReading]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,31 +21,15 @@ from firmware_bridge.shelly import parse
 from firmware_bridge.shelly.link import ShellyLink
 from firmware_bridge.shelly.sim import ShellySimulator, serve
 from machinerie.servers import Mosquitto, free_port
+from tests.firmware_bridge import links
+from tests.firmware_bridge.links import following
 from tests.firmware_bridge.recording import RecordingSink
 
 HOST = "127.0.0.1"
 
 
 def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-@contextmanager
-def following(link: ShellyLink) -> Iterator[RecordingSink]:
-    sink = RecordingSink()
-    stop = threading.Event()
-    thread = threading.Thread(target=link.run, args=(sink, stop), daemon=True)
-    thread.start()
-    try:
-        yield sink
-    finally:
-        stop.set()
-        thread.join(2.0)
-    assert not thread.is_alive(), "the link did not return after stop"
+    links.wait_for(predicate, timeout, what)
 
 
 def readings(sink: RecordingSink) -> list[MeterReading]:
