@@ -4,69 +4,43 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from hub.billing.document import (
     ZERO,
-    Address,
     Allowance,
     Document,
-    DocumentKind,
     InvoiceReference,
     Line,
     Party,
     Payment,
     VatCategory,
     VatRate,
-    structured_reference,
 )
-from tests.hub_billing.scenarios import S21
+from tests.hub_billing import builders
+from tests.hub_billing.builders import party, zero_rate
 
-S12 = VatRate(percent=Decimal(12))
-REVERSE = VatRate(
-    category=VatCategory.REVERSE_CHARGE,
-    percent=Decimal(0),
-    exemption_code="VATEX-EU-AE",
-    exemption_reason="Autoliquidation",
+REVERSE = zero_rate(VatCategory.REVERSE_CHARGE, "VATEX-EU-AE", "Autoliquidation")
+
+COMPANY = party(
+    "Atelier Bois Exemple SRL",
+    "Quai de la Batte 3, 4020 Liège",
+    "org-0007",
+    enterprise="0765432146",
 )
-
-SELLER = Party(
-    name="Dynamocoop SC",
-    address=Address(street="Rue Dony 12", city="Liège", postcode="4000"),
-    endpoint_scheme="0208",
-    endpoint_id="0403170701",
-    reference="dynamocoop",
-    enterprise_number="0403170701",
-    vat_number="BE0403170701",
-    email="factures@dynamocoop.be",
-)
-
-COMPANY = Party(
-    name="Atelier Bois Exemple SRL",
-    address=Address(street="Quai de la Batte 3", city="Liège", postcode="4020"),
-    endpoint_scheme="0208",
-    endpoint_id="0765432146",
-    reference="org-0007",
-    enterprise_number="0765432146",
-    vat_number="BE0765432146",
-)
-
-PERSON = Party(
-    name="Élise Dubois",
-    address=Address(street="Rue Féronstrée 80", city="Liège", postcode="4000"),
-    endpoint_scheme="EM",
-    endpoint_id="elise@example.org",
-    reference="m-0042",
-    email="elise@example.org",
+PERSON = party("Élise Dubois", "Rue Féronstrée 80, 4000 Liège", "m-0042", email="elise@example.org")
+NOVEMBER = builders.Month(
+    seller=builders.seller("Dynamocoop SC", "factures@dynamocoop.be"),
+    first=date(2026, 11, 1),
+    last=date(2026, 11, 30),
+    bank=Payment(iban="BE71096123456769", bic="GKCCBEBB", terms="Payable à 30 jours"),
 )
 
 
-def payment(base10: int = 2026000042) -> Payment:
-    return Payment(
-        iban="BE71096123456769",
-        bic="GKCCBEBB",
-        reference=structured_reference(base10),
-        terms="Payable à 30 jours",
-    )
+class LineFields(TypedDict, total=False):
+    base_quantity: builders.Amount
+    vat: VatRate
+    note: str | None
 
 
 def line(
@@ -76,21 +50,12 @@ def line(
     *,
     unit: str = "MIN",
     price: str = "25.00",
-    base_quantity: str = "60",
-    vat: VatRate = S21,
     account: str = "700100",
-    note: str | None = None,
+    **fields: Unpack[LineFields],
 ) -> Line:
-    return Line(
-        line_id=line_id,
-        name=name,
-        quantity=Decimal(quantity),
-        unit=unit,
-        price=Decimal(price),
-        base_quantity=Decimal(base_quantity),
-        vat=vat,
-        account=account,
-        note=note,
+    """By default 95 minutes of laser at 25.00 an hour (39.58), on the laser's sales account."""
+    return builders.line(
+        name, quantity, price, line_id=line_id, unit=unit, account=account, **fields
     )
 
 
@@ -103,33 +68,24 @@ def invoice(
     prepaid: Decimal = ZERO,
 ) -> Document:
     """November 2026 of an occupant, issued on 3 December (a draft when `number` is None)."""
-    return Document(
-        kind=DocumentKind.INVOICE,
-        number=number,
-        issue_date=date(2026, 12, 3) if number else None,
-        due_date=date(2027, 1, 2) if number else None,
-        period_start=date(2026, 11, 1),
-        period_end=date(2026, 11, 30),
-        seller=SELLER,
-        buyer=buyer,
-        lines=lines if lines is not None else (line(),),
+    return NOVEMBER.document(
+        number,
+        buyer,
+        lines if lines is not None else (line(),),
+        issued=date(2026, 12, 3),
+        reference=2026000042,
         allowances=allowances,
         prepaid=prepaid,
-        payment=payment(),
     )
 
 
 def credit_note(lines: tuple[Line, ...] | None = None) -> Document:
     """Cancels part of invoice F2026-000012 of 5 December 2026."""
-    return Document(
-        kind=DocumentKind.CREDIT_NOTE,
-        number="NC2026-000003",
-        issue_date=date(2026, 12, 10),
-        period_start=date(2026, 11, 1),
-        period_end=date(2026, 11, 30),
-        seller=SELLER,
-        buyer=COMPANY,
-        lines=lines if lines is not None else (line(),),
-        payment=payment(2026000003),
+    return NOVEMBER.document(
+        "NC2026-000003",
+        COMPANY,
+        lines if lines is not None else (line(),),
+        issued=date(2026, 12, 10),
+        due_date=None,
         corrects=InvoiceReference(number="F2026-000012", issue_date=date(2026, 12, 5)),
     )

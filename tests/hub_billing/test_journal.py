@@ -34,16 +34,16 @@ from hub.billing.journal import (
     postings,
 )
 from hub.errors import Invalid
+from tests.hub_billing.builders import S6, S12, S21
 from tests.hub_billing.docs_for_tests import (
     COMPANY,
     PERSON,
     REVERSE,
-    S12,
     credit_note,
     invoice,
     line,
 )
-from tests.hub_billing.scenarios import EXEMPT, S6, S21
+from tests.hub_billing.scenarios import EXEMPT
 
 PLAN = AccountPlan()
 RATES = (S21, S12, S6, EXEMPT, REVERSE)
@@ -192,15 +192,12 @@ def test_sales_are_credited_per_account_and_rate_and_vat_per_rate() -> None:
     assert [r.vat_box for r in rows] == ["", "03", "03", "01", "54", "54"]
 
 
+WOOD = line("2", "Bois", "1", unit="C62", price="20", account="700200")  # 20.00 on 700200
+
+
 def test_an_allowance_reduces_the_sales_of_its_own_account() -> None:
     cap = Allowance(reason="Plafond mensuel", amount=Decimal("9.58"), vat=S21, account="700100")
-    doc = invoice(
-        (
-            line(),
-            line("2", "Bois", "1", unit="C62", price="20", base_quantity="1", account="700200"),
-        ),
-        allowances=(cap,),
-    )
+    doc = invoice((line(), WOOD), allowances=(cap,))
 
     rows = postings([doc], PLAN)
 
@@ -211,13 +208,7 @@ def test_an_allowance_reduces_the_sales_of_its_own_account() -> None:
 
 def test_an_allowance_larger_than_its_accounts_lines_moves_to_the_debit() -> None:
     cap = Allowance(reason="Plafond", amount=Decimal("30.00"), vat=S21, account="700200")
-    doc = invoice(
-        (
-            line(),
-            line("2", "Bois", "1", unit="C62", price="20", base_quantity="1", account="700200"),
-        ),
-        allowances=(cap,),
-    )
+    doc = invoice((line(), WOOD), allowances=(cap,))
 
     rows = {r.account: r for r in postings([doc], PLAN)}
 

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from hub.billing.document import Allowance
 from hub.billing.pdf import EN, FR, format_money, format_number, format_price, render_pdf
 from hub.errors import Invalid
+from tests.hub_billing.builders import S6, S21
 from tests.hub_billing.docs_for_tests import (
     PERSON,
     REVERSE,
@@ -18,7 +19,7 @@ from tests.hub_billing.docs_for_tests import (
     invoice,
     line,
 )
-from tests.hub_billing.scenarios import EXEMPT, S6, S21
+from tests.hub_billing.scenarios import EXEMPT
 
 NBSP = "\u00a0"
 

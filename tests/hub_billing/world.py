@@ -99,31 +99,26 @@ def build(db: Session) -> World:
 
 def price_list(db: Session) -> None:
     """Laser and mill on busy time, printers on badge time; laser prices change on 15 November."""
+    laser = TariffSpec(
+        name="Laser",
+        machine_kind=MachineKind.LASER_CUTTER,
+        valid_from=date(2026, 1, 1),
+        basis=TariffBasis.BUSY,
+        hourly_price=Decimal("25.00"),
+        increment_s=60,
+        minimum_s=300,
+        idle_hourly_price=Decimal("6.00"),
+        session_fee=Decimal("1.50"),
+        account="700100",
+    )
+    new_laser_price = {
+        "name": "Laser 2026-11-15",
+        "valid_from": date(2026, 11, 15),
+        "hourly_price": Decimal("30.00"),
+    }
     for spec in (
-        TariffSpec(
-            name="Laser",
-            machine_kind=MachineKind.LASER_CUTTER,
-            valid_from=date(2026, 1, 1),
-            basis=TariffBasis.BUSY,
-            hourly_price=Decimal("25.00"),
-            increment_s=60,
-            minimum_s=300,
-            idle_hourly_price=Decimal("6.00"),
-            session_fee=Decimal("1.50"),
-            account="700100",
-        ),
-        TariffSpec(
-            name="Laser 2026-11-15",
-            machine_kind=MachineKind.LASER_CUTTER,
-            valid_from=date(2026, 11, 15),
-            basis=TariffBasis.BUSY,
-            hourly_price=Decimal("30.00"),
-            increment_s=60,
-            minimum_s=300,
-            idle_hourly_price=Decimal("6.00"),
-            session_fee=Decimal("1.50"),
-            account="700100",
-        ),
+        laser,
+        laser.model_copy(update=new_laser_price),
         TariffSpec(
             name="CNC",
             machine_kind=MachineKind.CNC_MILL,
