@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,7 +31,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class EventRecord(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_device_boot_seq", "device_id", "boot_id", "seq"),)
+    __table_args__ = (
+        Index("ix_events_device_boot_seq", "device_id", "boot_id", "seq"),
+        # The console's live board: each machine's newest event, and newest of a kind, by seek.
+        Index("ix_events_machine_time", "machine_id", "time"),
+        Index("ix_events_machine_type_time", "machine_id", "type", "time"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[UUID] = mapped_column(Uuid, unique=True)
@@ -51,6 +57,15 @@ class MachineSession(Base):
     """One badge session on one machine, as the edge reported it."""
 
     __tablename__ = "sessions"
+    # The sessions still open (the live board's holders): a handful among a year of rows.
+    __table_args__ = (
+        Index(
+            "ix_sessions_open",
+            "machine_id",
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
     session_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     site: Mapped[str] = mapped_column(String(63))
