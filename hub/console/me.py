@@ -36,6 +36,7 @@ from hub.ledger.models import MachineSession
 from hub.ledger.usage import ZONE_MARGIN
 from hub.registry.models import DEFAULT_TIMEZONE, Machine, Member, Organisation, Qualification, Site
 from hub.registry.numbers import member_ref
+from hub.registry.service import home_timezone
 
 log = logging.getLogger(__name__)
 # The page's words, which `hub.console.i18n` merges into its catalogues.
@@ -173,7 +174,7 @@ def my_overview(
         session.get(Organisation, member.organisation_id) if member.organisation_id else None
     )
     zones = _zones(session)
-    period = inputs.period_of(now.astimezone(_home_zone(session)).strftime("%Y-%m"))
+    period = inputs.period_of(now.astimezone(ZoneInfo(home_timezone(session))).strftime("%Y-%m"))
     rows = _month_sessions(session, member_id, period, zones)
     closed = [r for r in rows if r.badge_seconds is not None]
     buyer = inputs.org_key(organisation.id) if organisation else member_ref(member_id)
@@ -200,12 +201,6 @@ def my_overview(
 
 def _zones(session: Session) -> dict[str, ZoneInfo]:
     return {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
-
-
-def _home_zone(session: Session) -> ZoneInfo:
-    """The zone "this month" is read in: the first site's (a cooperative's sites share one)."""
-    zone = session.scalar(select(Site.timezone).order_by(Site.id).limit(1))
-    return ZoneInfo(zone or DEFAULT_TIMEZONE)
 
 
 def _zone(zones: dict[str, ZoneInfo], site: str) -> ZoneInfo:

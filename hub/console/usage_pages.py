@@ -23,9 +23,10 @@ from hub.api.models import UserRole
 from hub.console import i18n, usage_view
 from hub.console.auth import Visitor, page_for
 from hub.console.usage_view import Numbers, Period, PeriodRefused
-from hub.console.web import ConsoleState, download, language, render
+from hub.console.web import download, language, render
 from hub.ledger.usage import closed_sessions, details_of
 from hub.registry.models import Machine
+from hub.registry.service import home_timezone
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -54,7 +55,7 @@ def usage_page(  # noqa: PLR0917  (the period's fields)
     machines = _machines(db)
     form = {"from": start, "to": end, "machine": machine}
     try:
-        period = _period(request, now, preset=preset, start=start, end=end)
+        period = _period(db, now, preset=preset, start=start, end=end)
         chosen = _machine(machines, machine)
     except PeriodRefused as refused:
         return _refused(request, visitor, refused, form=form, machines=machines)
@@ -70,7 +71,7 @@ def usage_page(  # noqa: PLR0917  (the period's fields)
         numbers=numbers,
         machines=machines,
         form={"from": period.first.isoformat(), "to": period.last.isoformat(), "machine": machine},
-        presets=_presets(period, chosen, today=_today(request, now)),
+        presets=_presets(period, chosen, today=_today(db, now)),
         csv_href="/console/usage.csv?" + _query(period, chosen),
         error="",
     )
@@ -90,7 +91,7 @@ def usage_csv(  # noqa: PLR0917  (the period's fields)
     """The period's rows per member and machine, for a spreadsheet."""
     machines = _machines(db)
     try:
-        period = _period(request, now, preset=preset, start=start, end=end)
+        period = _period(db, now, preset=preset, start=start, end=end)
         chosen = _machine(machines, machine)
     except PeriodRefused as refused:
         form = {"from": start, "to": end, "machine": machine}
@@ -100,15 +101,15 @@ def usage_csv(  # noqa: PLR0917  (the period's fields)
     return download(data, CSV, usage_view.csv_filename(period, chosen))
 
 
-def _period(request: Request, now: datetime, *, preset: str, start: str, end: str) -> Period:
+def _period(db: Session, now: datetime, *, preset: str, start: str, end: str) -> Period:
     """The period asked for, in local dates of the site."""
-    today = _today(request, now)
+    today = _today(db, now)
     return usage_view.choose_period(today, preset=preset, start=start, end=end)
 
 
-def _today(request: Request, now: datetime) -> date:
-    state: ConsoleState = request.app.state.console
-    return now.astimezone(ZoneInfo(state.timezone)).date()
+def _today(db: Session, now: datetime) -> date:
+    """Today on the workshop's calendar (its site's zone), which the presets count from."""
+    return now.astimezone(ZoneInfo(home_timezone(db))).date()
 
 
 def _machines(db: Session) -> dict[str, str]:

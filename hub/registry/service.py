@@ -75,6 +75,13 @@ def create_site(
     return _insert(session, site, conflict=f"site {site_id!r} exists")
 
 
+def home_timezone(session: Session) -> str:
+    """The zone a workshop's calendar is read in ("this month", "today"): the first site's, as
+    a cooperative's sites share one; the default before any site exists."""
+    zone = session.scalar(select(Site.timezone).order_by(Site.id).limit(1))
+    return zone or DEFAULT_TIMEZONE
+
+
 class MemberAddress(TypedDict, total=False):
     """A postal address; in an update, only the keys given change."""
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from contracts.models import Event
 from hub.api.models import UserRole
 from hub.ledger.service import record_events
+from hub.registry import service as registry
 from tests.console.pages import browser, logged_in
 from tests.hub_api import conftest as hub_api
 from tests.hub_api.conftest import Api
@@ -357,3 +358,14 @@ def test_a_quiet_period_says_so(api: Api, world: w.World) -> None:
     assert "Aucune session terminée sur cette période." in page.text
     assert totals(page)["busy"] == "—" and totals(page)["energy"] == "—"
     assert table(page, "usage-organisations-table") == []
+
+
+def test_this_month_is_the_workshops_month_not_the_servers(api: Api) -> None:
+    """A workshop in Auckland: at noon UTC on 30 November it is already 1 December there."""
+    with api.sessions() as db:
+        registry.create_site(db, site_id="ponsonby", name="Makerspace", timezone="Pacific/Auckland")
+        db.commit()
+    api.add_user("gerante", UserRole.MANAGER)
+    api.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    page = logged_in(api, "gerante").get("/console/usage")
+    assert "Du 01/12/2026 au 31/12/2026 (31 jours)" in page.text
