@@ -3,19 +3,16 @@ qualifications, and nobody else's; on SQLite and PostgreSQL, sessions recorded b
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 import pytest
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.models import Event
 from hub.api.models import UserRole
 from hub.billing import catalog, service
 from hub.billing.document import DocumentKind
@@ -25,9 +22,9 @@ from hub.console.me import CostState, Format, MyOverview, my_overview
 from hub.console.numbers import money, number
 from hub.db import session_factory, writing
 from hub.errors import NotFound
-from hub.ledger.service import record_events
 from hub.registry import service as registry
 from hub.registry.models import MachineKind
+from tests.console.ledger import report_session
 from tests.console.pages import browser, logged_in
 from tests.hub_api import conftest as hub_api
 from tests.hub_api.conftest import Api
@@ -55,52 +52,8 @@ def coop(sessions: sessionmaker[Session]) -> w.World:
     return world
 
 
-def used(
-    db: Session,
-    world: w.World,
-    who: str,
-    machine: str,
-    start: datetime,
-    *,
-    minutes: int | None,
-    busy_minutes: int | None = None,
-    seq: int = 1,
-) -> UUID:
-    """A session as the edge reports it, through the ledger; `minutes=None` leaves it open."""
-    ident = uuid.uuid4()
-    data: dict[str, Any] = {
-        "session_id": str(ident),
-        "badge_uid": "04A2246AB12C80",
-        "member_id": world.ref(who),
-        "started_at": start.isoformat(),
-    }
-    events = [_event(machine, "session_started", data | {"role": "user"}, seq, start)]
-    if minutes is not None:
-        end = start + timedelta(minutes=minutes)
-        ending = data | {"ended_at": end.isoformat(), "end_reason": "badge_out"}
-        if busy_minutes is not None:
-            ending["busy_s"] = busy_minutes * 60
-        events.append(_event(machine, "session_ended", ending, seq + 1, end))
-    record_events(db, events, received_at=NOW)
-    db.commit()
-    return ident
-
-
-def _event(machine: str, kind: str, data: dict[str, Any], seq: int, at: datetime) -> Event:
-    return Event.model_validate(
-        {
-            "event_id": str(uuid.uuid4()),
-            "site": "dony",
-            "device_id": f"{machine}-pi",
-            "machine_id": machine,
-            "boot_id": str(uuid.uuid4()),
-            "seq": seq,
-            "time": at.isoformat(),
-            "clock_synced": True,
-            "type": kind,
-            "data": data,
-        }
-    )
+# Every session of these tests is received at NOW.
+used = partial(report_session, received_at=NOW)
 
 
 def overview(sessions: sessionmaker[Session], world: w.World, who: str) -> MyOverview:

@@ -18,21 +18,18 @@ October: 4 sessions, 6 h badged, 3.5 h busy out of 5.5 measured h (64 %), 1.7 kW
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from lxml import html
-from sqlalchemy.orm import Session
 
-from contracts.models import Event
 from hub.api.models import UserRole
-from hub.ledger.service import record_events
 from hub.registry import service as registry
+from tests.console.ledger import report_session
 from tests.console.pages import browser, logged_in
 from tests.hub_api import conftest as hub_api
 from tests.hub_api.conftest import Api
@@ -53,53 +50,8 @@ def local(month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=BRUSSELS)
 
 
-def used(
-    db: Session,
-    world: w.World,
-    who: str,
-    machine: str,
-    start: datetime,
-    *,
-    minutes: int | None,
-    busy_minutes: int | None = None,
-    energy_wh: float | None = None,
-) -> None:
-    """A session as the edge reports it, through the ledger; `minutes=None` leaves it open."""
-    data: dict[str, Any] = {
-        "session_id": str(uuid.uuid4()),
-        "badge_uid": "04A2246AB12C80",
-        "member_id": world.ref(who),
-        "started_at": start.isoformat(),
-    }
-    events = [_event(machine, "session_started", data | {"role": "user"}, 1, start)]
-    if minutes is not None:
-        # Real minutes: across the night the clocks go back, 01:30 to 03:30 is three hours.
-        end = (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(BRUSSELS)
-        ending = data | {"ended_at": end.isoformat(), "end_reason": "badge_out"}
-        if busy_minutes is not None:
-            ending["busy_s"] = busy_minutes * 60
-        if energy_wh is not None:
-            ending["energy_wh"] = energy_wh
-        events.append(_event(machine, "session_ended", ending, 2, end))
-    record_events(db, events, received_at=NOW)
-    db.commit()
-
-
-def _event(machine: str, kind: str, data: dict[str, Any], seq: int, at: datetime) -> Event:
-    return Event.model_validate(
-        {
-            "event_id": str(uuid.uuid4()),
-            "site": "dony",
-            "device_id": f"{machine}-pi",
-            "machine_id": machine,
-            "boot_id": str(uuid.uuid4()),
-            "seq": seq,
-            "time": at.isoformat(),
-            "clock_synced": True,
-            "type": kind,
-            "data": data,
-        }
-    )
+# Every session of these tests is received at NOW.
+used = partial(report_session, received_at=NOW)
 
 
 @pytest.fixture
