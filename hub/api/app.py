@@ -18,6 +18,7 @@ from hub.api.ratelimit import FailedLogins
 from hub.api.registry import badges, machines, members, organisations, qualifications, sites
 from hub.billing.settings import BillingSettings
 from hub.console.mount import install as install_console
+from hub.devices.settings import DeviceWatchSettings
 from hub.ingest.metrics import Metrics
 
 ROUTERS = (
@@ -65,6 +66,9 @@ def create_app(
     app.state.maintenance_changed = on_maintenance_change or _nothing
     # Set by the hub's composition root when its maintenance monitor runs (manual locks).
     app.state.maintenance_monitor = None
+    # Likewise its device watch (the console's device page and job progress) and its settings.
+    app.state.device_watch = None
+    app.state.device_settings = DeviceWatchSettings()
     app.state.clock = now_utc
     app.state.hasher = HASHER
     app.state.failed_logins = FailedLogins(clock=time.monotonic)

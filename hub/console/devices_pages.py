@@ -29,9 +29,7 @@ BACKLOG_WARN = 100
 
 @router.get("/devices")
 def devices_page(request: Request, db: SessionDep, now: Now, visitor: DevicesPage) -> Response:
-    settings: DeviceWatchSettings = getattr(
-        request.app.state, "device_settings", DeviceWatchSettings()
-    )
+    settings: DeviceWatchSettings = request.app.state.device_settings
     devices = device_health(db, now, settings.stale_after_s)
     counts = {reach: sum(1 for d in devices if d.reach is reach) for reach in Reach}
     return render(
@@ -40,7 +38,7 @@ def devices_page(request: Request, db: SessionDep, now: Now, visitor: DevicesPag
         visitor=visitor,
         devices=devices,
         counts=counts,
-        watching=getattr(request.app.state, "device_watch", None) is not None,
+        watching=request.app.state.device_watch is not None,
         backlog_warn=BACKLOG_WARN,
         now=now,
     )

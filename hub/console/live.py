@@ -242,10 +242,8 @@ def _open_alerts(session: Session) -> dict[str, int]:
 
 def samples_of(request: Request, now: datetime) -> Samples | None:
     """The running hub's device watch, when it has one (a bare API app has none)."""
-    watch: DeviceWatch | None = getattr(request.app.state, "device_watch", None)
-    settings: DeviceWatchSettings = getattr(
-        request.app.state, "device_settings", DeviceWatchSettings()
-    )
+    watch: DeviceWatch | None = request.app.state.device_watch
     if watch is None:
         return None
+    settings: DeviceWatchSettings = request.app.state.device_settings
     return Samples(latest=watch.latest, now=now, fresh_s=settings.sample_fresh_s)
