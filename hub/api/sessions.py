@@ -21,8 +21,8 @@ from hub.api.types import DbId, Ident, Month
 from hub.errors import NotFound
 from hub.ledger.models import MachineSession
 from hub.ledger.usage import ZONE_MARGIN, month_period
-from hub.registry.models import DEFAULT_TIMEZONE, Site
 from hub.registry.numbers import member_ref
+from hub.registry.service import SiteZones
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 UTC_ZONE = ZoneInfo("UTC")
@@ -52,8 +52,7 @@ def sessions_in_month(
 ) -> list[MachineSession]:
     """Sessions starting in `month` (local to their site), oldest first; `member` is `m-0042`."""
     first, last = month_period(month)
-    zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
-    default = ZoneInfo(DEFAULT_TIMEZONE)
+    zones = SiteZones(session)
     query = (
         select(MachineSession)
         .where(
@@ -69,7 +68,7 @@ def sessions_in_month(
     return [
         row
         for row in session.scalars(query)
-        if first <= row.started_at.astimezone(zones.get(row.site, default)).date() < last
+        if first <= row.started_at.astimezone(zones(row.site)).date() < last
     ]
 
 

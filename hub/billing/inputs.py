@@ -29,14 +29,13 @@ from hub.errors import Invalid
 from hub.ledger.models import MachineSession
 from hub.ledger.usage import ZONE_MARGIN, month_period
 from hub.registry.models import (
-    DEFAULT_TIMEZONE,
     Machine,
     Member,
     Organisation,
     OrganisationCategory,
-    Site,
 )
 from hub.registry.numbers import member_ref, parse_member_ref
+from hub.registry.service import SiteZones
 
 PRIVATE_CATEGORY = OrganisationCategory.EXTERNAL.value
 MAINTAINER = "maintainer"
@@ -68,8 +67,7 @@ class Sessions:
 def load_usages(session: Session, period: Period, *, catch_up_months: int) -> Sessions:
     since = months_before(period.first, catch_up_months)
     end = period.last + timedelta(days=1)
-    zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
-    default_zone = ZoneInfo(DEFAULT_TIMEZONE)
+    zones = SiteZones(session)
     machines = {m.id: (m.id, m.name, m.kind.value) for m in session.scalars(select(Machine))}
     people = _people(session)
     reasons = {
@@ -101,7 +99,7 @@ def load_usages(session: Session, period: Period, *, catch_up_months: int) -> Se
     out = Sessions()
     for raw_id, site, member_id, machine_id, started, badge, busy, wh, role in rows:
         session_id = raw_id if isinstance(raw_id, str) else raw_id.hex
-        day = started.astimezone(zones.get(site, default_zone)).date()
+        day = started.astimezone(zones(site)).date()
         if not since <= day < end:
             continue
         person = people.get(member_id) or people.get(_canonical(member_id))

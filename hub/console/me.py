@@ -34,9 +34,9 @@ from hub.console.numbers import NBSP
 from hub.errors import Invalid, NotFound
 from hub.ledger.models import MachineSession
 from hub.ledger.usage import ZONE_MARGIN
-from hub.registry.models import DEFAULT_TIMEZONE, Machine, Member, Organisation, Qualification, Site
+from hub.registry.models import Machine, Member, Organisation, Qualification
 from hub.registry.numbers import member_ref
-from hub.registry.service import home_timezone
+from hub.registry.service import SiteZones, home_timezone
 
 log = logging.getLogger(__name__)
 # The page's words, which `hub.console.i18n` merges into its catalogues.
@@ -173,7 +173,7 @@ def my_overview(
     organisation = (
         session.get(Organisation, member.organisation_id) if member.organisation_id else None
     )
-    zones = _zones(session)
+    zones = SiteZones(session)
     period = inputs.period_of(now.astimezone(ZoneInfo(home_timezone(session))).strftime("%Y-%m"))
     rows = _month_sessions(session, member_id, period, zones)
     closed = [r for r in rows if r.badge_seconds is not None]
@@ -199,14 +199,6 @@ def my_overview(
     )
 
 
-def _zones(session: Session) -> dict[str, ZoneInfo]:
-    return {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
-
-
-def _zone(zones: dict[str, ZoneInfo], site: str) -> ZoneInfo:
-    return zones.get(site) or ZoneInfo(DEFAULT_TIMEZONE)
-
-
 def member_id_forms(member_id: int) -> list[str]:
     """How sessions may name the member. Edges send `m-0042`, but a third-party device may drop
     or add leading zeros, and billing charges those sessions to the same member."""
@@ -214,7 +206,7 @@ def member_id_forms(member_id: int) -> list[str]:
 
 
 def _month_sessions(
-    session: Session, member_id: int, period: Period, zones: dict[str, ZoneInfo]
+    session: Session, member_id: int, period: Period, zones: SiteZones
 ) -> list[MachineSession]:
     """The member's sessions that started this month, local day of their site, oldest first."""
     end = datetime.combine(period.last + timedelta(days=1), time(), UTC) + ZONE_MARGIN
@@ -230,17 +222,15 @@ def _month_sessions(
     return [
         row
         for row in session.scalars(query)
-        if period.first <= row.started_at.astimezone(_zone(zones, row.site)).date() <= period.last
+        if period.first <= row.started_at.astimezone(zones(row.site)).date() <= period.last
     ]
 
 
-def _shown(
-    session: Session, rows: list[MachineSession], zones: dict[str, ZoneInfo]
-) -> tuple[MySession, ...]:
+def _shown(session: Session, rows: list[MachineSession], zones: SiteZones) -> tuple[MySession, ...]:
     names = _machine_names(session)
     out = []
     for row in rows:
-        zone = _zone(zones, row.site)
+        zone = zones(row.site)
         out.append(
             MySession(
                 machine_name=names.get(row.machine_id, row.machine_id),
@@ -393,7 +383,7 @@ def _documents(session: Session, buyers: set[str]) -> tuple[MyDocument, ...]:
 
 
 def _qualifications(
-    session: Session, member_id: int, now: datetime, zones: dict[str, ZoneInfo]
+    session: Session, member_id: int, now: datetime, zones: SiteZones
 ) -> tuple[MyQualification, ...]:
     rows = session.execute(
         select(Qualification, Machine)
@@ -405,9 +395,7 @@ def _qualifications(
         MyQualification(
             machine_name=machine.name,
             role=q.role.value,
-            expires_at=q.expires_at.astimezone(_zone(zones, machine.site_id))
-            if q.expires_at
-            else None,
+            expires_at=q.expires_at.astimezone(zones(machine.site_id)) if q.expires_at else None,
             expired=q.expires_at is not None and q.expires_at <= now,
         )
         for q, machine in rows

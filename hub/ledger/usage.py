@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from hub.errors import Invalid
 from hub.ledger.models import MachineSession
-from hub.registry.models import DEFAULT_TIMEZONE, Machine, Member, Organisation, Site
+from hub.registry.models import Machine, Member, Organisation
 from hub.registry.numbers import parse_member_ref
+from hub.registry.service import SiteZones
 
 # Wider than any UTC offset, so the SQL pre-filter never drops a session of the period.
 ZONE_MARGIN = timedelta(hours=15)
@@ -167,13 +168,12 @@ def closed_sessions(
 ) -> list[ClosedSession]:
     """Closed sessions starting in the period (of one machine if given), oldest first."""
     first, last = _period(month, start, end)
-    zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
-    default = ZoneInfo(DEFAULT_TIMEZONE)
+    zones = SiteZones(session)
     found = []
     for site, member_id, machine, started_at, seconds, busy, energy in session.execute(
         _closed_between(first, last, machine_id)
     ):
-        local_day = started_at.astimezone(zones.get(site, default)).date()
+        local_day = started_at.astimezone(zones(site)).date()
         if first <= local_day < last:
             found.append(
                 ClosedSession(

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Self, TypedDict, TypeVar, Unpack
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -73,6 +74,18 @@ def create_site(
         id=numbers.ident(site_id, what="site id"), name=name, timezone=numbers.timezone(timezone)
     )
     return _insert(session, site, conflict=f"site {site_id!r} exists")
+
+
+class SiteZones:
+    """Each site's time zone, read once for a pass over many sessions; a site the registry
+    does not have (removed since) reads in the default zone."""
+
+    def __init__(self, session: Session) -> None:
+        self._zones = {site.id: ZoneInfo(site.timezone) for site in session.scalars(select(Site))}
+        self._default = ZoneInfo(DEFAULT_TIMEZONE)
+
+    def __call__(self, site: str) -> ZoneInfo:
+        return self._zones.get(site, self._default)
 
 
 def home_timezone(session: Session) -> str:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from itertools import takewhile
 from pathlib import Path
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -37,8 +36,9 @@ from hub.db import session_factory
 from hub.devices.files import write_atomically
 from hub.ingest.metrics import Metrics
 from hub.ledger.models import EventRecord, MachineSession
-from hub.registry.models import DEFAULT_TIMEZONE, Member, Organisation, Site
+from hub.registry.models import Member, Organisation
 from hub.registry.numbers import parse_member_ref
+from hub.registry.service import SiteZones
 from hub.telemetry.points import session_point, usage_points
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,7 @@ def _session_id(payload: str) -> UUID | None:
 
 
 def _points(session: Session, rows: Sequence[MachineSession]) -> list[str]:
-    zones = {s.id: ZoneInfo(s.timezone) for s in session.scalars(select(Site))}
-    default = ZoneInfo(DEFAULT_TIMEZONE)
+    zones = SiteZones(session)
     refs = {parse_member_ref(row.member_id) for row in rows} - {None}
     members = {m.id: m for m in session.scalars(select(Member).where(Member.id.in_(refs)))}
     names = {o.id: o.name for o in session.scalars(select(Organisation))}
@@ -114,7 +113,7 @@ def _points(session: Session, rows: Sequence[MachineSession]) -> list[str]:
             continue
         member = members.get(parse_member_ref(row.member_id) or -1)
         org = member.organisation_id if member is not None else None
-        zone = zones.get(row.site, default)
+        zone = zones(row.site)
         lines.append(
             session_point(
                 site=row.site,
